@@ -1,0 +1,176 @@
+// Gatehouse benchmarks. Each figure is printed beside a baseline measured in the same run on the same machine,
+// and the load always comes from this process, a different one from the server under test, over 127.0.0.1.
+// Usage: npm run bench [-- --seconds 10]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, connections: { type: 'string', default: '20' } } });
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const PASSWORD = 'correct horse battery staple';
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function launch(script, env = {}) {
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  child.on('exit', (code) => {
+    if (code && code !== 0 && !child.killedByUs) process.stderr.write(`${script} exited with ${code}\n${stderr}\n`);
+  });
+  return child;
+}
+
+function stop(child) {
+  child.killedByUs = true;
+  child.kill('SIGTERM');
+}
+
+async function run(script, args) {
+  const child = spawn(process.execPath, [join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  await new Promise((resolve) => child.on('exit', resolve));
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+function load(options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ duration: SECONDS, connections: CONNECTIONS, ...options }, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+function rssMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+}
+
+async function post(base, path, body) {
+  const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const rows = [];
+function report(name, value, unit, baselineName, baseline, goal) {
+  const ratio = baseline ? value / baseline : null;
+  const met = goal.kind === 'ratio' ? ratio >= goal.value : goal.kind === 'max' ? value < goal.value : true;
+  rows.push({ name, value, unit, baselineName, baseline, ratio, goal: goal.text, met });
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+const port = 4600 + Math.floor(Math.random() * 300);
+const base = `http://127.0.0.1:${port}`;
+const env = {
+  GATEHOUSE_DATA_DIR: dataDir,
+  GATEHOUSE_PORT: String(port),
+  GATEHOUSE_LOG_LEVEL: 'warn',
+  GATEHOUSE_PUBLIC_URL: base,
+  NODE_ENV: 'development',
+};
+
+// 1. Start-up time and idle memory.
+const started = performance.now();
+const server = launch(join(root, 'packages/server/dist/main.js'), env);
+let startupMs = null;
+for (let i = 0; i < 2000 && startupMs === null; i++) {
+  try {
+    const response = await fetch(`${base}/health`);
+    if (response.status === 200) startupMs = performance.now() - started;
+  } catch {
+    await sleep(5);
+  }
+}
+if (startupMs === null) throw new Error('Gatehouse did not start');
+// A second start on the migrated database (the usual restart) is the figure that matters most.
+stop(server);
+await new Promise((resolve) => server.on('exit', resolve));
+const restarted = performance.now();
+const gatehouse = launch(join(root, 'packages/server/dist/main.js'), env);
+let restartMs = null;
+for (let i = 0; i < 2000 && restartMs === null; i++) {
+  try {
+    const response = await fetch(`${base}/health`);
+    if (response.status === 200) restartMs = performance.now() - restarted;
+  } catch {
+    await sleep(5);
+  }
+}
+await sleep(1000);
+const idleRss = rssMb(gatehouse.pid);
+report('start to first 200 on /health (fresh data dir)', startupMs, 'ms', null, null, { kind: 'max', value: 500, text: '< 500 ms' });
+report('start to first 200 on /health (restart)', restartMs, 'ms', null, null, { kind: 'max', value: 500, text: '< 500 ms' });
+report('idle RSS', idleRss, 'MB', null, null, { kind: 'max', value: 120, text: '< 120 MB' });
+
+// 2. GET /users/me against a bare Fastify route.
+await post(base, '/auth/signup', { email: 'bench@example.com', password: PASSWORD });
+const { data: session } = await post(base, '/auth/login', { email: 'bench@example.com', password: PASSWORD });
+const bare = launch(join(here, 'bare-server.mjs'));
+const bareUrl = await new Promise((resolve) => bare.stdout.once('data', (chunk) => resolve(String(chunk).trim())));
+const bareResult = await load({ url: `${bareUrl}/users/me` });
+stop(bare);
+const meResult = await load({ url: `${base}/users/me`, headers: { authorization: `Bearer ${session.access_token}` } });
+if (meResult.non2xx > 0) throw new Error(`/users/me answered ${meResult.non2xx} non-2xx`);
+report('GET /users/me', meResult.requests.average, 'req/s', 'bare Fastify route', bareResult.requests.average, { kind: 'ratio', value: 0.5, text: '>= 0.5' });
+
+// 3. POST /auth/login against raw argon2id.
+const argon = await run('argon2-baseline.mjs', [String(SECONDS), '4']);
+const loginResult = await load({
+  url: `${base}/auth/login`,
+  method: 'POST',
+  connections: 8,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ email: 'bench@example.com', password: PASSWORD }),
+});
+if (loginResult.non2xx > 0) throw new Error(`/auth/login answered ${loginResult.non2xx} non-2xx`);
+report('POST /auth/login', loginResult.requests.average, 'logins/s', 'raw argon2id hashes/s', argon.perSecond, { kind: 'ratio', value: 0.8, text: '>= 0.8' });
+
+// 4. POST /auth/refresh against the same storage work in raw better-sqlite3. Each connection carries its own
+// token chain: every answer's refresh token is the next request's.
+const tokens = [];
+for (let i = 0; i < CONNECTIONS; i++) {
+  tokens.push((await post(base, '/auth/login', { email: 'bench@example.com', password: PASSWORD })).data.refresh_token);
+}
+const sqliteBaseline = await run('sqlite-baseline.mjs', [String(SECONDS)]);
+const refreshResult = await load({
+  url: `${base}/auth/refresh`,
+  requests: [
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      setupRequest(request, context) {
+        if (!context.token) context.token = tokens.pop();
+        return { ...request, body: JSON.stringify({ refresh_token: context.token }) };
+      },
+      onResponse(status, body, context) {
+        if (status === 200) context.token = JSON.parse(body).data.refresh_token;
+      },
+    },
+  ],
+});
+if (refreshResult.non2xx > 0) throw new Error(`/auth/refresh answered ${refreshResult.non2xx} non-2xx`);
+report('POST /auth/refresh', refreshResult.requests.average, 'refreshes/s', 'raw better-sqlite3 rotation/s', sqliteBaseline.perSecond, { kind: 'ratio', value: 0.3, text: '>= 0.3' });
+
+stop(gatehouse);
+rmSync(dataDir, { recursive: true, force: true });
+
+const fmt = (n) => (n === null ? '' : n >= 100 ? Math.round(n).toString() : n.toFixed(1));
+console.log(`\nGatehouse benchmarks (${SECONDS}s per load, ${CONNECTIONS} connections, node ${process.version})\n`);
+console.log('| measure | Gatehouse | baseline | ratio | goal | met |');
+console.log('|---|---|---|---|---|---|');
+for (const row of rows) {
+  const baseline = row.baseline === null ? '' : `${fmt(row.baseline)} ${row.unit} (${row.baselineName})`;
+  console.log(`| ${row.name} | ${fmt(row.value)} ${row.unit} | ${baseline} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} | ${row.goal} | ${row.met ? 'yes' : 'NO'} |`);
+}
+process.exit(0);

@@ -1,0 +1,41 @@
+/**
+ * The error-code registry. Append-only: a code, once published, keeps its meaning and status forever,
+ * because clients branch on it. Every code is documented in docs/errors.md (a test keeps the two in step).
+ */
+export const ERROR_CODES = {
+  INVALID_PAYLOAD: { status: 400, description: 'The request body, query or headers are malformed or fail validation.' },
+  INVALID_CREDENTIALS: {
+    status: 401,
+    description: 'Wrong e-mail, password or refresh token, or no valid credential; unknown accounts answer the same.',
+  },
+  INVALID_OTP: { status: 401, description: 'A second factor is required or the one-time password is wrong.' },
+  TOKEN_EXPIRED: { status: 401, description: 'The access token, session token or one-time token has expired.' },
+  USER_SUSPENDED: { status: 401, description: 'The account behind an otherwise valid credential is suspended.' },
+  INVALID_TOKEN: {
+    status: 403,
+    description: 'The token is malformed, tampered, signed by an unknown key, or already used.',
+  },
+  FORBIDDEN: {
+    status: 403,
+    description: 'The caller may not do this, or a cookie-authenticated write came from a foreign origin.',
+  },
+  ROUTE_NOT_FOUND: { status: 404, description: 'No route matches the method and path.' },
+  RECORD_NOT_UNIQUE: { status: 409, description: 'A record with the same unique value already exists.' },
+  CONTENT_TOO_LARGE: { status: 413, description: 'The request body is larger than the configured limit.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request body has a content type the route does not accept.' },
+  REQUESTS_EXCEEDED: { status: 429, description: 'Too many requests; retry after the number of seconds in Retry-After.' },
+  INTERNAL: { status: 500, description: 'An unexpected server error. The response carries no detail; the log does.' },
+  SERVICE_UNAVAILABLE: { status: 503, description: 'A dependency (database, cache) is not reachable.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** One entry of the `errors` array of an error response. */
+export interface ErrorItem {
+  message: string;
+  extensions: { code: ErrorCode; [key: string]: unknown };
+}
+
+export interface ErrorResponse {
+  errors: ErrorItem[];
+}

@@ -1,0 +1,125 @@
+import cookie from '@fastify/cookie';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { type Clock, systemClock } from './clock.js';
+import type { Config } from './config/index.js';
+import { createJwtVerifier } from './crypto/jwt.js';
+import type { PasswordParams } from './crypto/password.js';
+import { deriveKey } from './crypto/secret-box.js';
+import type { Database } from './db/index.js';
+import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
+import { healthRoutes } from './features/health/index.js';
+import { ensureDefaultProject } from './features/projects/index.js';
+import { RevocationList, SessionService } from './features/sessions/index.js';
+import { loadKeyRing, signingKeyRoutes } from './features/signing-keys/index.js';
+import { ensureFirstAdmin } from './features/users/admin.js';
+import { userRoutes } from './features/users/index.js';
+import { createAuthenticators } from './http/authenticate.js';
+import { registerErrorEnvelope } from './http/errors.js';
+import { registerOpenApi } from './http/openapi.js';
+import { createOriginCheck } from './http/origin.js';
+import { registerSecurityHeaders } from './http/security-headers.js';
+import { logOptions } from './logging.js';
+
+export const VERSION = '0.1.0';
+
+export interface BuildOptions {
+  clock?: Clock;
+  /** Pino options or an instance; defaults to the configured level on stdout. */
+  logger?: FastifyServerOptions['loggerInstance'];
+}
+
+export interface Gatehouse {
+  app: FastifyInstance;
+  auth: AuthService;
+  sessions: SessionService;
+  projectId: string;
+  close(): Promise<void>;
+}
+
+/** Wires the HTTP plugins and the features together. The only place that knows all of them. */
+export async function buildApp(config: Config, database: Database, options: BuildOptions = {}): Promise<Gatehouse> {
+  const clock = options.clock ?? systemClock;
+  const { db } = database;
+  const projectId = await ensureDefaultProject(db, clock.now());
+  const keyRing = await loadKeyRing(db, {
+    projectId,
+    algorithm: config.jwtAlgorithm,
+    sealKey: deriveKey(config.secret, 'signing-keys'),
+    now: clock.now(),
+  });
+  const verifier = createJwtVerifier({
+    keys: keyRing.publicKeys,
+    issuer: config.publicUrl,
+    audience: config.jwtAudience,
+    algorithms: keyRing.algorithms,
+    now: () => clock.now(),
+  });
+  const revocations = new RevocationList(db, clock, {
+    retention: Math.max(config.accessTokenTtl, config.sessionCookieTtl) + config.revocationPollInterval * 2,
+    interval: config.revocationPollInterval,
+  });
+  await revocations.refresh();
+  const sessions = new SessionService(db, clock, revocations, deriveKey(config.secret, 'refresh-rotation'), {
+    refreshTokenTtl: config.refreshTokenTtl,
+    absoluteTtl: config.sessionAbsoluteTtl,
+    reuseGrace: config.refreshReuseGrace,
+  });
+  const passwordParams: PasswordParams = {
+    memoryCost: config.argon2MemoryCost,
+    timeCost: config.argon2TimeCost,
+    parallelism: config.argon2Parallelism,
+  };
+  const auth = new AuthService({ db, clock, config, projectId, keyRing, verifier, sessions, passwordParams });
+
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: logOptions(config.logLevel) }),
+    bodyLimit: config.bodyLimit,
+    requestIdHeader: 'x-request-id',
+    disableRequestLogging: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.decorateRequest('caller', null);
+  // JSON only: a text/plain body would otherwise reach validation and blur 415 into 400.
+  app.removeContentTypeParser('text/plain');
+  await app.register(cookie);
+  registerErrorEnvelope(app);
+  registerSecurityHeaders(app, { hsts: config.secureCookies });
+  await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION });
+
+  const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
+  const { requireCaller } = createAuthenticators({
+    resolve: (credential) => auth.resolveCaller(credential),
+    sessionCookieName: SESSION_COOKIE,
+    originCheck,
+  });
+
+  await app.register(healthRoutes, { ping: () => database.ping() });
+  await app.register(signingKeyRoutes, { keyRing, issuer: config.publicUrl });
+  await app.register(authRoutes, { auth, requireCaller, originCheck, secureCookies: config.secureCookies });
+  await app.register(userRoutes, { db, clock, sessions, requireCaller });
+
+  if (config.adminEmail && config.adminPassword) {
+    await ensureFirstAdmin(db, {
+      projectId,
+      email: config.adminEmail,
+      password: config.adminPassword,
+      passwordParams,
+      now: clock.now(),
+      log: app.log,
+    });
+  }
+
+  revocations.start((error) => app.log.error({ err: error }, 'revocation poll failed'));
+  await app.ready();
+  return {
+    app,
+    auth,
+    sessions,
+    projectId,
+    async close() {
+      revocations.stop();
+      await app.close();
+    },
+  };
+}

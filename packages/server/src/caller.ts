@@ -1,0 +1,12 @@
+/** Who is making a request, as established from a verified credential. */
+export interface Caller {
+  userId: string;
+  sessionId: string;
+  projectId: string;
+  role: string;
+  permissions: string[];
+  /** Where the credential came from; cookie-borne callers are subject to the Origin check on writes. */
+  source: 'authorization' | 'query' | 'api-key-header' | 'session-cookie';
+  /** The verified claims of the token, for handlers that need more (amr, auth_time). */
+  claims: Readonly<Record<string, unknown>>;
+}

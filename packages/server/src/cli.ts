@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config/index.js';
+import { migrate, openDatabase } from './db/index.js';
+import { ensureDefaultProject } from './features/projects/index.js';
+import { createAdmin } from './features/users/admin.js';
+import { start } from './main.js';
+
+const USAGE = `Usage: gatehouse <command>
+
+Commands:
+  start                                  run the server (same as npm start)
+  migrate                                apply pending database migrations and exit
+  admin create --email E [--password P]  create an admin, or promote an existing account
+                                         (the password may also come from GATEHOUSE_ADMIN_PASSWORD)
+
+Configuration comes from GATEHOUSE_* environment variables (docs/configuration.md).`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, subcommand, ...rest] = argv;
+  if (command === 'start') {
+    await start();
+    return -1;
+  }
+  if (command === 'migrate') {
+    const config = loadConfig(process.env);
+    const database = openDatabase(config.databaseUrl);
+    try {
+      const { applied } = await migrate(database);
+      console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date');
+    } finally {
+      await database.close();
+    }
+    return 0;
+  }
+  if (command === 'admin' && subcommand === 'create') {
+    const { values } = parseArgs({ args: rest, options: { email: { type: 'string' }, password: { type: 'string' } } });
+    const password = values.password ?? process.env.GATEHOUSE_ADMIN_PASSWORD;
+    if (!values.email || !password) {
+      console.error('admin create needs --email and a password (--password or GATEHOUSE_ADMIN_PASSWORD)');
+      return 2;
+    }
+    if (password.length < 8 || password.length > 256) {
+      console.error('the password must be 8 to 256 characters');
+      return 2;
+    }
+    const config = loadConfig(process.env);
+    const database = openDatabase(config.databaseUrl);
+    try {
+      await migrate(database);
+      const projectId = await ensureDefaultProject(database.db, Date.now());
+      const outcome = await createAdmin(database.db, {
+        projectId,
+        email: values.email,
+        password,
+        passwordParams: {
+          memoryCost: config.argon2MemoryCost,
+          timeCost: config.argon2TimeCost,
+          parallelism: config.argon2Parallelism,
+        },
+        now: Date.now(),
+      });
+      console.log(outcome === 'created' ? `admin ${values.email} created` : `${values.email} is an admin`);
+    } finally {
+      await database.close();
+    }
+    return 0;
+  }
+  console.error(USAGE);
+  return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

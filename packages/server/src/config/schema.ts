@@ -1,0 +1,235 @@
+import { parseDuration } from './duration.js';
+
+/**
+ * Every setting Gatehouse reads, with its environment variable, default and description. This table is the
+ * single source for loading, validation and docs/configuration.md.
+ */
+export interface FieldSpec<T> {
+  env: string;
+  description: string;
+  /** The default as written in the docs; `undefined` means unset. */
+  default: string | undefined;
+  parse(raw: string): T | { error: string };
+}
+
+function text(): FieldSpec<string>['parse'] {
+  return (raw) => raw;
+}
+
+function integer(min: number, max: number): FieldSpec<number>['parse'] {
+  return (raw) => {
+    const value = Number(raw);
+    return Number.isInteger(value) && value >= min && value <= max
+      ? value
+      : { error: `must be a whole number from ${min} to ${max}` };
+  };
+}
+
+function duration(minMs: number): FieldSpec<number>['parse'] {
+  return (raw) => {
+    const value = parseDuration(raw);
+    if (value === null) return { error: 'must be a duration such as 500ms, 10s, 15m, 12h or 7d' };
+    return value >= minMs ? value : { error: `must be at least ${minMs} ms` };
+  };
+}
+
+function list(): FieldSpec<string[]>['parse'] {
+  return (raw) =>
+    raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0);
+}
+
+function url(protocols: string[]): FieldSpec<string>['parse'] {
+  return (raw) => {
+    try {
+      const parsed = new URL(raw);
+      return protocols.includes(parsed.protocol) ? raw : { error: `must be a ${protocols.join(' or ')} URL` };
+    } catch {
+      return { error: 'must be a URL' };
+    }
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[]): FieldSpec<T>['parse'] {
+  return (raw) => ((values as readonly string[]).includes(raw) ? (raw as T) : { error: `must be one of ${values.join(', ')}` });
+}
+
+export const JWT_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const CONFIG_SCHEMA = {
+  port: { env: 'GATEHOUSE_PORT', default: '4000', description: 'TCP port to listen on.', parse: integer(0, 65535) },
+  host: { env: 'GATEHOUSE_HOST', default: '127.0.0.1', description: 'Interface to bind.', parse: text() },
+  publicUrl: {
+    env: 'GATEHOUSE_PUBLIC_URL',
+    default: 'http://localhost:4000',
+    description: 'The URL users reach Gatehouse at: token issuer, links in e-mails, WebAuthn origin, trusted Origin.',
+    parse: url(['http:', 'https:']),
+  },
+  dataDir: {
+    env: 'GATEHOUSE_DATA_DIR',
+    default: './data',
+    description: 'Folder for the embedded database, the generated development secret and uploads.',
+    parse: text(),
+  },
+  databaseUrl: {
+    env: 'GATEHOUSE_DATABASE_URL',
+    default: 'sqlite:<data dir>/gatehouse.db',
+    description: '`sqlite:<path>` (or `sqlite::memory:`) for the embedded database, `postgres://...` for PostgreSQL.',
+    parse: text(),
+  },
+  secret: {
+    env: 'GATEHOUSE_SECRET',
+    default: undefined,
+    description:
+      'Master secret (32+ characters) that encrypts signing keys and other secrets at rest. Generated into the data folder on first start outside production; required in production.',
+    parse: (raw: string) => (raw.length >= 32 ? raw : { error: 'must be at least 32 characters' }),
+  },
+  redisUrl: {
+    env: 'GATEHOUSE_REDIS_URL',
+    default: undefined,
+    description: 'Redis for shared counters and revocation broadcast across nodes (optional).',
+    parse: url(['redis:', 'rediss:']),
+  },
+  smtpUrl: {
+    env: 'GATEHOUSE_SMTP_URL',
+    default: undefined,
+    description: 'SMTP server for outgoing mail; unset sends mail to the development outbox and the log.',
+    parse: url(['smtp:', 'smtps:']),
+  },
+  mailFrom: {
+    env: 'GATEHOUSE_MAIL_FROM',
+    default: undefined,
+    description: 'Sender address of outgoing mail.',
+    parse: text(),
+  },
+  accessTokenTtl: {
+    env: 'GATEHOUSE_ACCESS_TOKEN_TTL',
+    default: '15m',
+    description: 'Lifetime of access tokens.',
+    parse: duration(1000),
+  },
+  refreshTokenTtl: {
+    env: 'GATEHOUSE_REFRESH_TOKEN_TTL',
+    default: '7d',
+    description: 'Lifetime of a refresh token; every refresh extends the session by this much, up to the absolute lifetime.',
+    parse: duration(1000),
+  },
+  sessionCookieTtl: {
+    env: 'GATEHOUSE_SESSION_COOKIE_TTL',
+    default: '1d',
+    description: 'Lifetime of the session token cookie in `session` mode.',
+    parse: duration(1000),
+  },
+  sessionAbsoluteTtl: {
+    env: 'GATEHOUSE_SESSION_ABSOLUTE_TTL',
+    default: '30d',
+    description: 'Absolute lifetime of a session, however often it is refreshed.',
+    parse: duration(1000),
+  },
+  refreshReuseGrace: {
+    env: 'GATEHOUSE_REFRESH_REUSE_GRACE',
+    default: '10s',
+    description:
+      'How long an already rotated refresh token still answers with the same successor (concurrent tabs); reuse after it revokes the session.',
+    parse: duration(0),
+  },
+  revocationPollInterval: {
+    env: 'GATEHOUSE_REVOCATION_POLL_INTERVAL',
+    default: '1s',
+    description: 'How often a node picks up sessions revoked on other nodes.',
+    parse: duration(50),
+  },
+  jwtAlgorithm: {
+    env: 'GATEHOUSE_JWT_ALGORITHM',
+    default: 'ES256',
+    description: 'Signing algorithm of new signing keys: ES256, EdDSA or RS256.',
+    parse: oneOf(JWT_ALGORITHMS),
+  },
+  jwtAudience: {
+    env: 'GATEHOUSE_JWT_AUDIENCE',
+    default: 'gatehouse',
+    description: 'The `aud` claim of access tokens; resource servers check it.',
+    parse: text(),
+  },
+  trustedOrigins: {
+    env: 'GATEHOUSE_TRUSTED_ORIGINS',
+    default: '',
+    description:
+      'Comma-separated origins, besides the public URL, allowed to make cookie-authenticated writes (CSRF check).',
+    parse: list(),
+  },
+  passwordResetUrlAllowList: {
+    env: 'GATEHOUSE_PASSWORD_RESET_URL_ALLOW_LIST',
+    default: '',
+    description: 'Comma-separated URLs a password reset link may point to.',
+    parse: list(),
+  },
+  redirectAllowList: {
+    env: 'GATEHOUSE_REDIRECT_ALLOW_LIST',
+    default: '',
+    description: 'Comma-separated URLs OAuth and magic-link flows may redirect to.',
+    parse: list(),
+  },
+  adminEmail: {
+    env: 'GATEHOUSE_ADMIN_EMAIL',
+    default: undefined,
+    description: 'With GATEHOUSE_ADMIN_PASSWORD: creates the first admin on first start.',
+    parse: text(),
+  },
+  adminPassword: {
+    env: 'GATEHOUSE_ADMIN_PASSWORD',
+    default: undefined,
+    description: 'Password of the first admin (8 to 256 characters).',
+    parse: (raw: string) => (raw.length >= 8 && raw.length <= 256 ? raw : { error: 'must be 8 to 256 characters' }),
+  },
+  argon2MemoryCost: {
+    env: 'GATEHOUSE_ARGON2_MEMORY_COST',
+    default: '19456',
+    description: 'argon2id memory in KiB (OWASP: 19456). Stored hashes with other parameters are rehashed at login.',
+    parse: integer(1024, 4_194_304),
+  },
+  argon2TimeCost: {
+    env: 'GATEHOUSE_ARGON2_TIME_COST',
+    default: '2',
+    description: 'argon2id iterations (OWASP: 2).',
+    parse: integer(1, 100),
+  },
+  argon2Parallelism: {
+    env: 'GATEHOUSE_ARGON2_PARALLELISM',
+    default: '1',
+    description: 'argon2id lanes (OWASP: 1).',
+    parse: integer(1, 16),
+  },
+  bodyLimit: {
+    env: 'GATEHOUSE_BODY_LIMIT',
+    default: '65536',
+    description: 'Largest accepted request body in bytes.',
+    parse: integer(1024, 50 * 1024 * 1024),
+  },
+  logLevel: {
+    env: 'GATEHOUSE_LOG_LEVEL',
+    default: 'info',
+    description: 'fatal, error, warn, info, debug, trace or silent.',
+    parse: oneOf(LOG_LEVELS),
+  },
+  nodeEnv: {
+    env: 'NODE_ENV',
+    default: 'development',
+    description: '`production` refuses a missing secret, an http public URL and insecure cookies.',
+    parse: text(),
+  },
+} as const satisfies Record<string, FieldSpec<unknown>>;
+
+type ParsedValue<S> = S extends FieldSpec<infer T> ? T : never;
+type Fields = typeof CONFIG_SCHEMA;
+type Required<K extends keyof Fields> = Fields[K]['default'] extends string ? ParsedValue<Fields[K]> : ParsedValue<Fields[K]> | undefined;
+
+export type Config = Readonly<{ [K in keyof Fields]: Required<K> }> & {
+  readonly secret: string;
+  readonly production: boolean;
+  /** Cookies get `Secure` when the public URL is https. */
+  readonly secureCookies: boolean;
+};

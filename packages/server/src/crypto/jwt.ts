@@ -1,0 +1,121 @@
+import { createLocalJWKSet, errors, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import { randomId } from './random.js';
+import type { SigningAlgorithm, SigningKey } from './signing-keys.js';
+
+export interface JwtClaims {
+  [claim: string]: unknown;
+  sub?: string;
+  exp?: number;
+  iat?: number;
+  jti?: string;
+  iss?: string;
+  aud?: string | string[];
+}
+
+export interface JwtSigner {
+  kid: string;
+  alg: SigningAlgorithm;
+  sign(
+    claims: Record<string, unknown>,
+    options: { issuer: string; audience: string; subject: string; expiresInSeconds: number; now: number },
+  ): Promise<string>;
+}
+
+export async function createJwtSigner(key: SigningKey): Promise<JwtSigner> {
+  const privateKey = await importJWK(key.privateJwk, key.alg);
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    sign(claims, options) {
+      const iat = Math.floor(options.now / 1000);
+      return new SignJWT({ ...claims })
+        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+        .setIssuer(options.issuer)
+        .setAudience(options.audience)
+        .setSubject(options.subject)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + options.expiresInSeconds)
+        .setJti(typeof claims.jti === 'string' ? claims.jti : randomId())
+        .sign(privateKey);
+    },
+  };
+}
+
+export type VerifyResult = { ok: true; claims: JwtClaims } | { ok: false; reason: 'expired' | 'invalid' };
+
+export interface JwtVerifier {
+  verify(token: string): Promise<VerifyResult>;
+  clear(): void;
+  readonly size: number;
+}
+
+/**
+ * Verifies JWTs against a set of public keys with the algorithms pinned (so `alg: none`, HMAC-with-a-public-key
+ * and unknown algorithms are refused), and the issuer and audience checked. A signature check costs ~70 µs, so
+ * a verified token is kept in a bounded LRU cache, keyed by the whole token, until it expires; revocation is
+ * checked by the caller on every use, not here.
+ */
+export function createJwtVerifier(options: {
+  keys: () => JWK[];
+  issuer: string;
+  audience: string;
+  algorithms: SigningAlgorithm[];
+  now: () => number;
+  cacheSize?: number;
+}): JwtVerifier {
+  const limit = options.cacheSize ?? 10_000;
+  const cache = new Map<string, JwtClaims>();
+  let keys: JWK[] | null = null;
+  let keySet: ReturnType<typeof createLocalJWKSet> | null = null;
+
+  function currentKeySet(): ReturnType<typeof createLocalJWKSet> {
+    const latest = options.keys();
+    if (latest !== keys || !keySet) {
+      keys = latest;
+      keySet = createLocalJWKSet({ keys: latest });
+      cache.clear();
+    }
+    return keySet;
+  }
+
+  return {
+    async verify(token) {
+      const now = options.now();
+      const cached = cache.get(token);
+      if (cached) {
+        if ((cached.exp ?? 0) * 1000 > now) {
+          cache.delete(token);
+          cache.set(token, cached);
+          return { ok: true, claims: cached };
+        }
+        cache.delete(token);
+        return { ok: false, reason: 'expired' };
+      }
+      try {
+        const { payload } = await jwtVerify(token, currentKeySet(), {
+          issuer: options.issuer,
+          audience: options.audience,
+          algorithms: options.algorithms,
+          currentDate: new Date(now),
+          clockTolerance: 0,
+          requiredClaims: ['exp'],
+        });
+        const claims = payload as JwtClaims;
+        if (cache.size >= limit) {
+          const oldest = cache.keys().next().value;
+          if (oldest !== undefined) cache.delete(oldest);
+        }
+        cache.set(token, claims);
+        return { ok: true, claims };
+      } catch (error) {
+        return { ok: false, reason: error instanceof errors.JWTExpired ? 'expired' : 'invalid' };
+      }
+    },
+    clear() {
+      cache.clear();
+    },
+    get size() {
+      return cache.size;
+    },
+  };
+}

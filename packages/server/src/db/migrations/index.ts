@@ -1,0 +1,11 @@
+import type { Kysely } from 'kysely';
+import type { Dialect } from '../database.js';
+import * as initial from './001-initial.js';
+
+export interface Migration {
+  name: string;
+  up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
+}
+
+/** Forward-only, in order. Append new files here; never edit or reorder a published one. */
+export const MIGRATIONS: readonly Migration[] = [{ name: '001-initial', up: initial.up }];

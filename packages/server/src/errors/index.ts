@@ -1,0 +1,1 @@
+export { AuthError, forbidden, invalidCredentials, invalidPayload } from './auth-error.js';

@@ -1,0 +1,197 @@
+import {
+  type AuthMode,
+  AuthResult,
+  Data,
+  LoginBody,
+  LogoutBody,
+  ProviderList,
+  RefreshBody,
+  SignupBody,
+} from '@gatehouse/protocol';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { AuthError, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
+import type { IssuedTokens, RequestMeta } from './service.js';
+import type { AuthService } from './service.js';
+
+export const REFRESH_COOKIE = 'gatehouse_refresh_token';
+export const SESSION_COOKIE = 'gatehouse_session_token';
+
+export interface AuthRoutesOptions {
+  auth: AuthService;
+  requireCaller: preHandlerAsyncHookHandler;
+  originCheck(request: FastifyRequest): void;
+  secureCookies: boolean;
+}
+
+const NoContent = { 204: Type.Null() };
+
+/** Refresh and logout may come with no body at all (cookie modes); validate that as an empty object. */
+async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
+  if (request.body === undefined || request.body === null) request.body = {};
+}
+
+/** Sign-up, sign-in, refresh and sign-out: the Directus auth contract (DESIGN.md §2). */
+export async function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
+  const { auth, requireCaller, originCheck, secureCookies } = options;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  const meta = (request: FastifyRequest): RequestMeta => ({
+    ip: request.ip ?? null,
+    userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : null,
+  });
+
+  /** The refresh cookie is scoped to /auth: it is only ever needed to refresh or sign out. */
+  const refreshCookie = { path: '/auth', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
+  const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
+
+  function reply(replyObject: FastifyReply, issued: IssuedTokens): { data: AuthResult } {
+    if (issued.mode === 'json') {
+      return { data: { access_token: issued.token, refresh_token: issued.refreshToken ?? undefined, expires: issued.expires } };
+    }
+    if (issued.mode === 'cookie') {
+      if (issued.refreshToken) {
+        replyObject.setCookie(REFRESH_COOKIE, issued.refreshToken, {
+          ...refreshCookie,
+          maxAge: Math.floor(issued.refreshExpires / 1000),
+        });
+      }
+      return { data: { access_token: issued.token, expires: issued.expires } };
+    }
+    replyObject.setCookie(SESSION_COOKIE, issued.token, { ...sessionCookie, maxAge: Math.floor(issued.expires / 1000) });
+    return { data: { expires: issued.expires } };
+  }
+
+  function clearCookies(replyObject: FastifyReply, request: FastifyRequest): void {
+    if (request.cookies[REFRESH_COOKIE] !== undefined) replyObject.clearCookie(REFRESH_COOKIE, refreshCookie);
+    if (request.cookies[SESSION_COOKIE] !== undefined) replyObject.clearCookie(SESSION_COOKIE, sessionCookie);
+  }
+
+  r.post(
+    '/auth/signup',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account with e-mail and password',
+        description: 'Always 204, whether or not the e-mail already has an account.',
+        body: SignupBody,
+        response: NoContent,
+      },
+    },
+    async (request, replyObject) => {
+      await auth.signup(request.body);
+      return replyObject.status(204).send(null);
+    },
+  );
+
+  r.post(
+    '/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with e-mail and password',
+        body: LoginBody,
+        response: { 200: Data(AuthResult) },
+      },
+    },
+    async (request, replyObject) => {
+      const mode: AuthMode = request.body.mode ?? 'json';
+      if (mode !== 'json') originCheck(request);
+      const issued = await auth.login(request.body, mode, meta(request));
+      return reply(replyObject, issued);
+    },
+  );
+
+  r.post(
+    '/auth/refresh',
+    {
+      preValidation: emptyBodyAsObject,
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a refresh token (body or cookie) or a session cookie for new tokens',
+        description:
+          'The mode defaults to json when the body carries a refresh_token and to cookie otherwise. Rotates the refresh token.',
+        body: RefreshBody,
+        response: { 200: Data(AuthResult) },
+      },
+    },
+    async (request, replyObject) => {
+      const body = request.body;
+      const mode: AuthMode = body.mode ?? (body.refresh_token ? 'json' : 'cookie');
+      const cookieToken = request.cookies[REFRESH_COOKIE];
+      const sessionToken = request.cookies[SESSION_COOKIE];
+      const refreshToken = body.refresh_token ?? cookieToken;
+      if (!refreshToken && !(mode === 'session' && sessionToken)) {
+        throw invalidPayload('The refresh token is required in either the payload or cookie.');
+      }
+      // A token from a cookie, or an answer that sets one, is a cookie-authenticated write.
+      if (mode !== 'json' || !body.refresh_token) originCheck(request);
+      if (refreshToken) return reply(replyObject, await auth.refresh(refreshToken, mode));
+      return reply(replyObject, await auth.refreshSessionToken(sessionToken as string));
+    },
+  );
+
+  r.post(
+    '/auth/logout',
+    {
+      preValidation: emptyBodyAsObject,
+      schema: {
+        tags: ['auth'],
+        summary: 'End the current session',
+        description: 'The session is named by a refresh token (body or cookie), the session cookie, or the bearer token.',
+        body: LogoutBody,
+        response: NoContent,
+      },
+    },
+    async (request, replyObject) => {
+      const body = request.body;
+      const cookieToken = request.cookies[REFRESH_COOKIE];
+      const sessionToken = request.cookies[SESSION_COOKIE];
+      const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      let sessionId: string | null = null;
+      if (body.refresh_token) {
+        sessionId = (await auth.sessionOfRefreshToken(body.refresh_token)) ?? null;
+      } else if (cookieToken || sessionToken) {
+        originCheck(request);
+        if (cookieToken) sessionId = (await auth.sessionOfRefreshToken(cookieToken)) ?? null;
+        if (!sessionId && sessionToken) sessionId = await auth.sessionOfToken(sessionToken, 'session');
+      } else if (bearer) {
+        sessionId = await auth.sessionOfToken(bearer, 'access');
+        if (!sessionId) throw new AuthError('INVALID_TOKEN', 'Invalid token.');
+      } else {
+        throw invalidPayload('The refresh token is required in either the payload or cookie.');
+      }
+      if (sessionId) await auth.logout(sessionId);
+      clearCookies(replyObject, request);
+      return replyObject.status(204).send(null);
+    },
+  );
+
+  r.post(
+    '/auth/logout/all',
+    {
+      preHandler: requireCaller,
+      schema: { tags: ['auth'], summary: 'End every session of the signed-in user', response: NoContent },
+    },
+    async (request, replyObject) => {
+      if (!request.caller) throw invalidCredentials();
+      await auth.logoutEverywhere(request.caller.userId);
+      clearCookies(replyObject, request);
+      return replyObject.status(204).send(null);
+    },
+  );
+
+  r.get(
+    '/auth',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Enabled sign-in providers',
+        querystring: Type.Object({ sessionOnly: Type.Optional(Type.String()) }, { additionalProperties: true }),
+        response: { 200: ProviderList },
+      },
+    },
+    async () => ({ data: [], disableDefault: false }),
+  );
+}

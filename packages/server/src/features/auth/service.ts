@@ -1,0 +1,226 @@
+import type { AuthMode, LoginBody, SignupBody } from '@gatehouse/protocol';
+import type { Kysely } from 'kysely';
+import type { Caller } from '../../caller.js';
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config/index.js';
+import type { JwtClaims, JwtVerifier } from '../../crypto/jwt.js';
+import { hashPassword, type PasswordParams, verifyPassword } from '../../crypto/password.js';
+import { randomId } from '../../crypto/random.js';
+import type { SessionRow, Tables, UserRow } from '../../db/types.js';
+import { AuthError, invalidCredentials } from '../../errors/auth-error.js';
+import type { Credential } from '../../http/credentials.js';
+import { findRole } from '../projects/index.js';
+import type { SessionService } from '../sessions/index.js';
+import type { KeyRing } from '../signing-keys/index.js';
+import { findUserByEmail, findUserById, insertUser, normalizeEmail, updateUser } from '../users/index.js';
+
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** What a successful login or refresh hands back before the route shapes it for the requested mode. */
+export interface IssuedTokens {
+  mode: AuthMode;
+  /** Access JWT (json, cookie) or session JWT (session). */
+  token: string;
+  /** Lifetime of `token` in milliseconds. */
+  expires: number;
+  refreshToken: string | null;
+  refreshExpires: number;
+}
+
+export type TokenUse = 'access' | 'session';
+
+export interface AuthServiceDeps {
+  db: Kysely<Tables>;
+  clock: Clock;
+  config: Config;
+  projectId: string;
+  keyRing: KeyRing;
+  verifier: JwtVerifier;
+  sessions: SessionService;
+  passwordParams: PasswordParams;
+}
+
+export class AuthService {
+  constructor(private readonly deps: AuthServiceDeps) {}
+
+  /**
+   * Creates an account. Answers nothing either way: a taken e-mail costs the same hashing work and gives the
+   * same answer, so sign-up cannot be used to find out who has an account.
+   */
+  async signup(body: SignupBody): Promise<void> {
+    const { db, clock, projectId, passwordParams } = this.deps;
+    const email = normalizeEmail(body.email);
+    const passwordHash = await hashPassword(body.password, passwordParams);
+    const now = clock.now();
+    await insertUser(db, {
+      id: randomId(),
+      project_id: projectId,
+      email,
+      email_verified_at: null,
+      password_hash: passwordHash,
+      first_name: body.first_name ?? null,
+      last_name: body.last_name ?? null,
+      language: body.language ?? null,
+      title: body.title ?? null,
+      location: body.location ?? null,
+      description: body.description ?? null,
+      avatar: null,
+      role: 'user',
+      status: 'active',
+      provider: 'default',
+      last_access: null,
+      created_at: now,
+      updated_at: now,
+    });
+  }
+
+  /**
+   * Checks e-mail and password. Unknown e-mail, wrong password and a suspended account all do one argon2id
+   * verification (against a fixed dummy hash when there is no account) and fail alike.
+   */
+  async login(body: LoginBody, mode: AuthMode, meta: RequestMeta): Promise<IssuedTokens> {
+    const { db, projectId, passwordParams } = this.deps;
+    const user = await findUserByEmail(db, projectId, normalizeEmail(body.email));
+    const result = await verifyPassword(user?.password_hash ?? null, body.password, passwordParams);
+    if (!user || !result.valid || user.status !== 'active') throw invalidCredentials();
+    if (result.needsRehash) {
+      await updateUser(db, user.id, { password_hash: await hashPassword(body.password, passwordParams) });
+    }
+    const { session, refreshToken } = await this.deps.sessions.start({
+      projectId,
+      userId: user.id,
+      mode,
+      amr: ['pwd'],
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+    });
+    await updateUser(db, user.id, { last_access: this.deps.clock.now() });
+    return this.issue(user, session, mode, refreshToken);
+  }
+
+  /** Rotates a refresh token and issues tokens for `mode`. Replays after the grace window end the session. */
+  async refresh(refreshToken: string, mode: AuthMode): Promise<IssuedTokens> {
+    const rotated = await this.deps.sessions.rotate(refreshToken, mode);
+    if (!rotated.ok) {
+      if (rotated.reason === 'expired') throw new AuthError('TOKEN_EXPIRED', 'The refresh token has expired.');
+      throw new AuthError('INVALID_CREDENTIALS', 'Invalid user credentials.', { detail: `refresh ${rotated.reason}` });
+    }
+    const user = await this.activeUser(rotated.session.user_id);
+    return this.issue(user, rotated.session, mode, rotated.refreshToken);
+  }
+
+  /** Session mode: a valid session token cookie is exchanged for a fresh one while its session lives. */
+  async refreshSessionToken(sessionToken: string): Promise<IssuedTokens> {
+    const claims = await this.verify(sessionToken, 'session');
+    const session = await this.liveSession(String(claims.sid));
+    const user = await this.activeUser(session.user_id);
+    return this.issue(user, session, 'session', null);
+  }
+
+  /** Answers the session a refresh token belongs to, without using the token (for logout). */
+  async sessionOfRefreshToken(refreshToken: string): Promise<string | undefined> {
+    return (await this.deps.sessions.findByRefreshToken(refreshToken))?.id;
+  }
+
+  /** Answers the session a token belongs to, or null when it is not a valid token of ours. */
+  async sessionOfToken(token: string, use: TokenUse): Promise<string | null> {
+    const result = await this.deps.verifier.verify(token);
+    if (!result.ok || result.claims.token_use !== use || typeof result.claims.sid !== 'string') return null;
+    return result.claims.sid;
+  }
+
+  /** Resolves a request credential to a caller, or throws the registry error that describes why not. */
+  async resolveCaller(credential: Credential): Promise<Caller> {
+    if (credential.source === 'api-key-header' || credential.token.split('.').length !== 3) {
+      throw invalidCredentials();
+    }
+    const use: TokenUse = credential.source === 'session-cookie' ? 'session' : 'access';
+    const claims = await this.verify(credential.token, use);
+    return {
+      userId: String(claims.sub),
+      sessionId: String(claims.sid),
+      projectId: String(claims.project),
+      role: String(claims.role),
+      permissions: Array.isArray(claims.permissions) ? claims.permissions.map(String) : [],
+      source: credential.source,
+      claims,
+    };
+  }
+
+  async logout(sessionId: string): Promise<void> {
+    await this.deps.sessions.end(sessionId, 'logout');
+  }
+
+  async logoutEverywhere(userId: string): Promise<void> {
+    await this.deps.sessions.endAllForUser(userId, 'logout_all');
+  }
+
+  private async verify(token: string, use: TokenUse): Promise<JwtClaims> {
+    const result = await this.deps.verifier.verify(token);
+    if (!result.ok) {
+      if (result.reason === 'expired') throw new AuthError('TOKEN_EXPIRED', 'Token expired.');
+      throw new AuthError('INVALID_TOKEN', 'Invalid token.');
+    }
+    const { claims } = result;
+    if (claims.token_use !== use || typeof claims.sid !== 'string' || typeof claims.sub !== 'string') {
+      throw new AuthError('INVALID_TOKEN', 'Invalid token.', { detail: `expected a ${use} token` });
+    }
+    if (this.deps.sessions.isRevoked(claims.sid)) {
+      throw new AuthError('INVALID_CREDENTIALS', 'The session has ended.', { detail: 'session revoked' });
+    }
+    return claims;
+  }
+
+  private async liveSession(sessionId: string): Promise<SessionRow> {
+    const session = await this.deps.sessions.get(sessionId);
+    const now = this.deps.clock.now();
+    if (!session || session.revoked_at !== null) throw invalidCredentials();
+    if (session.expires_at <= now) throw new AuthError('TOKEN_EXPIRED', 'The session has expired.');
+    return session;
+  }
+
+  private async activeUser(userId: string): Promise<UserRow> {
+    const user = await findUserById(this.deps.db, userId);
+    if (!user || user.status !== 'active') throw invalidCredentials();
+    return user;
+  }
+
+  private async issue(
+    user: UserRow,
+    session: SessionRow,
+    mode: AuthMode,
+    refreshToken: string | null,
+  ): Promise<IssuedTokens> {
+    const { config, clock, keyRing, projectId, db } = this.deps;
+    const now = clock.now();
+    const role = await findRole(db, projectId, user.role);
+    const use: TokenUse = mode === 'session' ? 'session' : 'access';
+    const lifetime =
+      use === 'session'
+        ? Math.min(config.sessionCookieTtl, session.expires_at - now)
+        : Math.min(config.accessTokenTtl, session.absolute_expires_at - now);
+    const expiresInSeconds = Math.max(1, Math.floor(lifetime / 1000));
+    const token = await keyRing.signer.sign(
+      {
+        sid: session.id,
+        role: user.role,
+        permissions: role ? (JSON.parse(role.permissions) as string[]) : [],
+        project: projectId,
+        amr: JSON.parse(session.amr) as string[],
+        auth_time: Math.floor(session.auth_time / 1000),
+        token_use: use,
+      },
+      { issuer: config.publicUrl, audience: config.jwtAudience, subject: user.id, expiresInSeconds, now },
+    );
+    return {
+      mode,
+      token,
+      expires: expiresInSeconds * 1000,
+      refreshToken,
+      refreshExpires: session.expires_at - now,
+    };
+  }
+}

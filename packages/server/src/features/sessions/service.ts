@@ -1,0 +1,142 @@
+import type { Kysely } from 'kysely';
+import type { Clock } from '../../clock.js';
+import { hmacSha256, sha256 } from '../../crypto/hash.js';
+import { randomId, randomToken } from '../../crypto/random.js';
+import type { SessionRow, SessionsTable, Tables } from '../../db/types.js';
+import type { RevocationList } from './revocation.js';
+import * as store from './store.js';
+
+export type SessionMode = SessionsTable['mode'];
+
+export interface SessionPolicy {
+  refreshTokenTtl: number;
+  absoluteTtl: number;
+  reuseGrace: number;
+}
+
+export type RotateResult =
+  | { ok: true; session: SessionRow; refreshToken: string }
+  | { ok: false; reason: 'unknown' | 'expired' | 'revoked' | 'reused' };
+
+/**
+ * Sessions are refresh-token families. Each refresh token is 32 random bytes (256 bits: unguessable), stored
+ * only as its SHA-256, and single use: using it marks it used and issues its successor.
+ *
+ * The successor is derived, not drawn: HMAC(rotation key, presented token). Two tabs refreshing with the same
+ * token at once therefore both get the same successor without the server ever storing a token in plaintext,
+ * and a token presented again after the grace window is a replay (a stolen token or a stolen successor), so
+ * the whole family is revoked.
+ */
+export class SessionService {
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly clock: Clock,
+    private readonly revocations: RevocationList,
+    private readonly rotationKey: Uint8Array,
+    private readonly policy: SessionPolicy,
+  ) {}
+
+  async start(input: {
+    projectId: string;
+    userId: string;
+    mode: SessionMode;
+    amr: string[];
+    ip: string | null;
+    userAgent: string | null;
+  }): Promise<{ session: SessionRow; refreshToken: string }> {
+    const now = this.clock.now();
+    const absolute = now + this.policy.absoluteTtl;
+    const session: SessionsTable = {
+      id: randomId(),
+      project_id: input.projectId,
+      user_id: input.userId,
+      mode: input.mode,
+      amr: JSON.stringify(input.amr),
+      auth_time: now,
+      created_at: now,
+      last_used_at: now,
+      expires_at: Math.min(now + this.policy.refreshTokenTtl, absolute),
+      absolute_expires_at: absolute,
+      revoked_at: null,
+      revoked_reason: null,
+      ip: input.ip,
+      user_agent: input.userAgent?.slice(0, 512) ?? null,
+    };
+    const refreshToken = randomToken(32);
+    await this.db.transaction().execute(async (trx) => {
+      await store.insertSession(trx, session, { hash: sha256(refreshToken), expiresAt: session.expires_at });
+    });
+    return { session, refreshToken };
+  }
+
+  async rotate(refreshToken: string, mode: SessionMode): Promise<RotateResult> {
+    const hash = sha256(refreshToken);
+    const now = this.clock.now();
+    const found = await store.findRefreshToken(this.db, hash);
+    if (!found) return { ok: false, reason: 'unknown' };
+    const { token, session } = found;
+    if (session.revoked_at !== null || this.revocations.has(session.id)) return { ok: false, reason: 'revoked' };
+    if (token.expires_at <= now || session.expires_at <= now) return { ok: false, reason: 'expired' };
+
+    const successor = this.successorOf(refreshToken);
+    if (token.used_at === null) {
+      const expiresAt = Math.min(now + this.policy.refreshTokenTtl, session.absolute_expires_at);
+      const won = await this.db.transaction().execute(async (trx) => {
+        if (!(await store.claimRefreshToken(trx, hash, now))) return false;
+        await store.insertRefreshToken(trx, session, { hash: sha256(successor), expiresAt, now });
+        await store.touchSession(trx, session.id, { now, expiresAt, mode });
+        return true;
+      });
+      if (won) return { ok: true, session: { ...session, last_used_at: now, expires_at: expiresAt, mode }, refreshToken: successor };
+      // Another request rotated the same token a moment ago: fall through to the grace check.
+      const again = await store.findRefreshToken(this.db, hash);
+      if (!again || again.token.used_at === null) return { ok: false, reason: 'unknown' };
+      token.used_at = again.token.used_at;
+    }
+    if (now - (token.used_at ?? 0) <= this.policy.reuseGrace) {
+      const current = await store.findSession(this.db, session.id);
+      if (!current || current.revoked_at !== null) return { ok: false, reason: 'revoked' };
+      return { ok: true, session: current, refreshToken: successor };
+    }
+    await this.end(session.id, 'refresh_token_reuse');
+    return { ok: false, reason: 'reused' };
+  }
+
+  /** Finds the live session a refresh token belongs to (for logout), without using the token. */
+  async findByRefreshToken(refreshToken: string): Promise<SessionRow | undefined> {
+    const found = await store.findRefreshToken(this.db, sha256(refreshToken));
+    return found?.session;
+  }
+
+  async get(sessionId: string): Promise<SessionRow | undefined> {
+    return store.findSession(this.db, sessionId);
+  }
+
+  /** True when a token of this session may still be honoured; answered from memory, no database read. */
+  isRevoked(sessionId: string): boolean {
+    return this.revocations.has(sessionId);
+  }
+
+  async end(sessionId: string, reason: string): Promise<void> {
+    const ids = await store.revokeSessions(this.db, { sessionId }, { now: this.clock.now(), reason });
+    this.revocations.add(ids.length > 0 ? ids : [sessionId]);
+  }
+
+  async endAllForUser(userId: string, reason: string, options: { except?: string } = {}): Promise<string[]> {
+    const ids = await store.revokeSessions(
+      this.db,
+      { userId, ...(options.except ? { exceptSessionId: options.except } : {}) },
+      { now: this.clock.now(), reason },
+    );
+    this.revocations.add(ids);
+    return ids;
+  }
+
+  async listActive(userId: string): Promise<SessionRow[]> {
+    return store.listActiveSessions(this.db, userId, this.clock.now());
+  }
+
+  private successorOf(refreshToken: string): string {
+    return hmacSha256(this.rotationKey, `refresh:${refreshToken}`);
+  }
+}

@@ -1,0 +1,2 @@
+export { signingKeyRoutes } from './routes.js';
+export { type KeyRing, loadKeyRing } from './service.js';

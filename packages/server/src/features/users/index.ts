@@ -1,0 +1,3 @@
+export { userRoutes } from './routes.js';
+export { normalizeEmail, toPublicUser } from './service.js';
+export { findUserByEmail, findUserById, insertUser, updateUser } from './store.js';

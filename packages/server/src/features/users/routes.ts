@@ -1,0 +1,110 @@
+import { Data, Session, UpdateMeBody, User } from '@gatehouse/protocol';
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Caller } from '../../caller.js';
+import type { Clock } from '../../clock.js';
+import type { SessionRow, Tables } from '../../db/types.js';
+import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
+import type { SessionService } from '../sessions/index.js';
+import { toPublicUser } from './service.js';
+import { findUserById, updateUser } from './store.js';
+
+export interface UserRoutesOptions {
+  db: Kysely<Tables>;
+  clock: Clock;
+  sessions: SessionService;
+  requireCaller: preHandlerAsyncHookHandler;
+}
+
+const SessionId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const MeQuery = Type.Object({ fields: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])) }, { additionalProperties: true });
+
+function callerOf(request: { caller: Caller | null }): Caller {
+  if (!request.caller) throw invalidCredentials();
+  return request.caller;
+}
+
+/** The signed-in user's own account: profile and sessions. */
+export async function userRoutes(app: FastifyInstance, options: UserRoutesOptions): Promise<void> {
+  const { db, sessions, requireCaller, clock } = options;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const iso = (millis: number): string => new Date(millis).toISOString();
+
+  async function loadMe(caller: Caller) {
+    const user = await findUserById(db, caller.userId);
+    if (!user) throw invalidCredentials();
+    if (user.status === 'suspended') throw new AuthError('USER_SUSPENDED', 'User suspended.');
+    if (user.status !== 'active') throw invalidCredentials();
+    return user;
+  }
+
+  r.get(
+    '/users/me',
+    {
+      preHandler: requireCaller,
+      schema: { tags: ['users'], summary: 'The signed-in user', querystring: MeQuery, response: { 200: Data(User) } },
+    },
+    async (request) => ({ data: toPublicUser(await loadMe(callerOf(request))) }),
+  );
+
+  r.patch(
+    '/users/me',
+    {
+      preHandler: requireCaller,
+      schema: {
+        tags: ['users'],
+        summary: 'Update profile fields of the signed-in user (not role, status or e-mail)',
+        body: UpdateMeBody,
+        response: { 200: Data(User) },
+      },
+    },
+    async (request) => {
+      const user = await loadMe(callerOf(request));
+      const updated = await updateUser(db, user.id, { ...request.body, updated_at: clock.now() });
+      if (!updated) throw invalidCredentials();
+      return { data: toPublicUser(updated) };
+    },
+  );
+
+  r.get(
+    '/users/me/sessions',
+    {
+      preHandler: requireCaller,
+      schema: { tags: ['sessions'], summary: 'Active sessions of the signed-in user', response: { 200: Data(Type.Array(Session)) } },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      await loadMe(caller);
+      const rows = await sessions.listActive(caller.userId);
+      return { data: rows.map((row: SessionRow) => ({
+        id: row.id,
+        created_at: iso(row.created_at),
+        last_used_at: iso(row.last_used_at),
+        expires_at: iso(row.expires_at),
+        ip: row.ip,
+        user_agent: row.user_agent,
+        mode: row.mode,
+        current: row.id === caller.sessionId,
+      })) };
+    },
+  );
+
+  r.delete(
+    '/users/me/sessions/:id',
+    {
+      preHandler: requireCaller,
+      schema: { tags: ['sessions'], summary: 'End one session of the signed-in user', params: SessionId, response: { 204: Type.Null() } },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      await loadMe(caller);
+      const session = await sessions.get(request.params.id);
+      // Another user's session answers exactly like a missing one: ids are not an oracle.
+      if (!session || session.user_id !== caller.userId) throw forbidden();
+      await sessions.end(session.id, 'user_ended');
+      return reply.status(204).send(null);
+    },
+  );
+}
