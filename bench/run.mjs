@@ -11,14 +11,19 @@ import autocannon from 'autocannon';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, connections: { type: 'string', default: '20' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '8' }, connections: { type: 'string', default: '20' } },
+});
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
 const PASSWORD = 'correct horse battery staple';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function launch(script, env = {}) {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
@@ -46,7 +51,9 @@ async function run(script, args) {
 
 function load(options) {
   return new Promise((resolve, reject) => {
-    autocannon({ duration: SECONDS, connections: CONNECTIONS, ...options }, (error, result) => (error ? reject(error) : resolve(result)));
+    autocannon({ duration: SECONDS, connections: CONNECTIONS, ...options }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
   });
 }
 
@@ -56,7 +63,11 @@ function rssMb(pid) {
 }
 
 async function post(base, path, body) {
-  const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const text = await response.text();
   if (!response.ok) throw new Error(`${path}: ${response.status} ${text}`);
   return text ? JSON.parse(text) : null;
@@ -109,8 +120,16 @@ for (let i = 0; i < 2000 && restartMs === null; i++) {
 }
 await sleep(1000);
 const idleRss = rssMb(gatehouse.pid);
-report('start to first 200 on /health (fresh data dir)', startupMs, 'ms', null, null, { kind: 'max', value: 500, text: '< 500 ms' });
-report('start to first 200 on /health (restart)', restartMs, 'ms', null, null, { kind: 'max', value: 500, text: '< 500 ms' });
+report('start to first 200 on /health (fresh data dir)', startupMs, 'ms', null, null, {
+  kind: 'max',
+  value: 500,
+  text: '< 500 ms',
+});
+report('start to first 200 on /health (restart)', restartMs, 'ms', null, null, {
+  kind: 'max',
+  value: 500,
+  text: '< 500 ms',
+});
 report('idle RSS', idleRss, 'MB', null, null, { kind: 'max', value: 120, text: '< 120 MB' });
 
 // 2. GET /users/me against a bare Fastify route.
@@ -122,7 +141,11 @@ const bareResult = await load({ url: `${bareUrl}/users/me` });
 stop(bare);
 const meResult = await load({ url: `${base}/users/me`, headers: { authorization: `Bearer ${session.access_token}` } });
 if (meResult.non2xx > 0) throw new Error(`/users/me answered ${meResult.non2xx} non-2xx`);
-report('GET /users/me', meResult.requests.average, 'req/s', 'bare Fastify route', bareResult.requests.average, { kind: 'ratio', value: 0.5, text: '>= 0.5' });
+report('GET /users/me', meResult.requests.average, 'req/s', 'bare Fastify route', bareResult.requests.average, {
+  kind: 'ratio',
+  value: 0.5,
+  text: '>= 0.5',
+});
 
 // 3. POST /auth/login against raw argon2id.
 const argon = await run('argon2-baseline.mjs', [String(SECONDS), '4']);
@@ -134,7 +157,11 @@ const loginResult = await load({
   body: JSON.stringify({ email: 'bench@example.com', password: PASSWORD }),
 });
 if (loginResult.non2xx > 0) throw new Error(`/auth/login answered ${loginResult.non2xx} non-2xx`);
-report('POST /auth/login', loginResult.requests.average, 'logins/s', 'raw argon2id hashes/s', argon.perSecond, { kind: 'ratio', value: 0.8, text: '>= 0.8' });
+report('POST /auth/login', loginResult.requests.average, 'logins/s', 'raw argon2id hashes/s', argon.perSecond, {
+  kind: 'ratio',
+  value: 0.8,
+  text: '>= 0.8',
+});
 
 // 4. POST /auth/refresh against the same storage work in raw better-sqlite3. Each connection carries its own
 // token chain: every answer's refresh token is the next request's.
@@ -160,7 +187,14 @@ const refreshResult = await load({
   ],
 });
 if (refreshResult.non2xx > 0) throw new Error(`/auth/refresh answered ${refreshResult.non2xx} non-2xx`);
-report('POST /auth/refresh', refreshResult.requests.average, 'refreshes/s', 'raw better-sqlite3 rotation/s', sqliteBaseline.perSecond, { kind: 'ratio', value: 0.3, text: '>= 0.3' });
+report(
+  'POST /auth/refresh',
+  refreshResult.requests.average,
+  'refreshes/s',
+  'raw better-sqlite3 rotation/s',
+  sqliteBaseline.perSecond,
+  { kind: 'ratio', value: 0.3, text: '>= 0.3' },
+);
 
 stop(gatehouse);
 rmSync(dataDir, { recursive: true, force: true });
@@ -171,6 +205,8 @@ console.log('| measure | Gatehouse | baseline | ratio | goal | met |');
 console.log('|---|---|---|---|---|---|');
 for (const row of rows) {
   const baseline = row.baseline === null ? '' : `${fmt(row.baseline)} ${row.unit} (${row.baselineName})`;
-  console.log(`| ${row.name} | ${fmt(row.value)} ${row.unit} | ${baseline} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} | ${row.goal} | ${row.met ? 'yes' : 'NO'} |`);
+  console.log(
+    `| ${row.name} | ${fmt(row.value)} ${row.unit} | ${baseline} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} | ${row.goal} | ${row.met ? 'yes' : 'NO'} |`,
+  );
 }
 process.exit(0);

@@ -22,8 +22,14 @@ export const ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, description: 'No route matches the method and path.' },
   RECORD_NOT_UNIQUE: { status: 409, description: 'A record with the same unique value already exists.' },
   CONTENT_TOO_LARGE: { status: 413, description: 'The request body is larger than the configured limit.' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request body has a content type the route does not accept.' },
-  REQUESTS_EXCEEDED: { status: 429, description: 'Too many requests; retry after the number of seconds in Retry-After.' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    description: 'The request body has a content type the route does not accept.',
+  },
+  REQUESTS_EXCEEDED: {
+    status: 429,
+    description: 'Too many requests; retry after the number of seconds in Retry-After.',
+  },
   INTERNAL: { status: 500, description: 'An unexpected server error. The response carries no detail; the log does.' },
   SERVICE_UNAVAILABLE: { status: 503, description: 'A dependency (database, cache) is not reachable.' },
 } as const satisfies Record<string, { status: number; description: string }>;

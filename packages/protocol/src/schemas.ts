@@ -9,14 +9,21 @@ export type AuthMode = Static<typeof AuthMode>;
 const ProfileFields = {
   first_name: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
   last_name: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
-  language: Type.Optional(Type.Union([Type.String({ maxLength: 35, pattern: '^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$' }), Type.Null()])),
+  language: Type.Optional(
+    Type.Union([Type.String({ maxLength: 35, pattern: '^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$' }), Type.Null()]),
+  ),
   title: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
   location: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
   description: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
 };
 
 export const SignupBody = Type.Object(
-  { email: Email, password: Password, verification_url: Type.Optional(Type.String({ maxLength: 2048 })), ...ProfileFields },
+  {
+    email: Email,
+    password: Password,
+    verification_url: Type.Optional(Type.String({ maxLength: 2048 })),
+    ...ProfileFields,
+  },
   { additionalProperties: false },
 );
 export type SignupBody = Static<typeof SignupBody>;
@@ -49,11 +56,7 @@ export const AuthResult = Type.Object({
 });
 export type AuthResult = Static<typeof AuthResult>;
 
-export const UserStatus = Type.Union([
-  Type.Literal('active'),
-  Type.Literal('invited'),
-  Type.Literal('suspended'),
-]);
+export const UserStatus = Type.Union([Type.Literal('active'), Type.Literal('invited'), Type.Literal('suspended')]);
 
 export const User = Type.Object({
   id: Type.String(),

@@ -75,7 +75,6 @@ export async function buildApp(config: Config, database: Database, options: Buil
     ...(options.logger ? { loggerInstance: options.logger } : { logger: logOptions(config.logLevel) }),
     bodyLimit: config.bodyLimit,
     requestIdHeader: 'x-request-id',
-    disableRequestLogging: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: true },
   });

@@ -11,7 +11,8 @@ const root = new URL('../../../', import.meta.url);
 
 function configurationDoc(): string {
   const rows = Object.values(CONFIG_SCHEMA).map(
-    (field) => `| \`${field.env}\` | ${field.default === undefined ? '(unset)' : field.default === '' ? '(empty)' : `\`${field.default}\``} | ${field.description} |`,
+    (field) =>
+      `| \`${field.env}\` | ${field.default === undefined ? '(unset)' : field.default === '' ? '(empty)' : `\`${field.default}\``} | ${field.description} |`,
   );
   return `# Configuration
 
@@ -27,7 +28,9 @@ ${rows.join('\n')}
 }
 
 function errorsDoc(): string {
-  const rows = Object.entries(ERROR_CODES).map(([code, entry]) => `| \`${code}\` | ${entry.status} | ${entry.description} |`);
+  const rows = Object.entries(ERROR_CODES).map(
+    ([code, entry]) => `| \`${code}\` | ${entry.status} | ${entry.description} |`,
+  );
   return `# Error codes
 
 Every error answer has the shape \`{"errors":[{"message":"...","extensions":{"code":"..."}}]}\` and the HTTP status

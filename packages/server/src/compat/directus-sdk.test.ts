@@ -61,7 +61,9 @@ describe.each(['json', 'cookie', 'session'] as const)('@directus/sdk in %s mode'
       .with(rest());
     if (stolenAccess) await ghost.setToken(stolenAccess);
     await expect(ghost.request(readMe())).rejects.toMatchObject({
-      errors: [{ extensions: { code: mode === 'session' || stolenAccess ? 'INVALID_CREDENTIALS' : expect.any(String) } }],
+      errors: [
+        { extensions: { code: mode === 'session' || stolenAccess ? 'INVALID_CREDENTIALS' : expect.any(String) } },
+      ],
     });
   });
 

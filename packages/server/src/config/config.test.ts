@@ -41,7 +41,12 @@ describe('loadConfig', () => {
 
   it('names every wrong variable', () => {
     try {
-      loadConfig({ GATEHOUSE_DATA_DIR: dataDir(), GATEHOUSE_PORT: 'eighty', GATEHOUSE_ACCESS_TOKEN_TTL: 'soon', GATEHOUSE_JWT_ALGORITHM: 'HS256' });
+      loadConfig({
+        GATEHOUSE_DATA_DIR: dataDir(),
+        GATEHOUSE_PORT: 'eighty',
+        GATEHOUSE_ACCESS_TOKEN_TTL: 'soon',
+        GATEHOUSE_JWT_ALGORITHM: 'HS256',
+      });
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
@@ -53,16 +58,30 @@ describe('loadConfig', () => {
   });
 
   it('refuses production without a secret or with an http public URL', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', GATEHOUSE_DATA_DIR: dataDir() })).toThrow(/GATEHOUSE_SECRET is required/);
+    expect(() => loadConfig({ NODE_ENV: 'production', GATEHOUSE_DATA_DIR: dataDir() })).toThrow(
+      /GATEHOUSE_SECRET is required/,
+    );
     expect(() =>
-      loadConfig({ NODE_ENV: 'production', GATEHOUSE_DATA_DIR: dataDir(), GATEHOUSE_SECRET: 'x'.repeat(40), GATEHOUSE_PUBLIC_URL: 'http://auth.example.com' }),
+      loadConfig({
+        NODE_ENV: 'production',
+        GATEHOUSE_DATA_DIR: dataDir(),
+        GATEHOUSE_SECRET: 'x'.repeat(40),
+        GATEHOUSE_PUBLIC_URL: 'http://auth.example.com',
+      }),
     ).toThrow(/GATEHOUSE_PUBLIC_URL must be https/);
-    const config = loadConfig({ NODE_ENV: 'production', GATEHOUSE_DATA_DIR: dataDir(), GATEHOUSE_SECRET: 'x'.repeat(40), GATEHOUSE_PUBLIC_URL: 'https://auth.example.com' });
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      GATEHOUSE_DATA_DIR: dataDir(),
+      GATEHOUSE_SECRET: 'x'.repeat(40),
+      GATEHOUSE_PUBLIC_URL: 'https://auth.example.com',
+    });
     expect(config.secureCookies).toBe(true);
   });
 
   it('wants the admin e-mail and password together', () => {
-    expect(() => loadConfig({ GATEHOUSE_DATA_DIR: dataDir(), GATEHOUSE_ADMIN_EMAIL: 'a@example.com' })).toThrow(/together/);
+    expect(() => loadConfig({ GATEHOUSE_DATA_DIR: dataDir(), GATEHOUSE_ADMIN_EMAIL: 'a@example.com' })).toThrow(
+      /together/,
+    );
   });
 });
 

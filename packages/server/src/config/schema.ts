@@ -53,7 +53,8 @@ function url(protocols: string[]): FieldSpec<string>['parse'] {
 }
 
 function oneOf<T extends string>(values: readonly T[]): FieldSpec<T>['parse'] {
-  return (raw) => ((values as readonly string[]).includes(raw) ? (raw as T) : { error: `must be one of ${values.join(', ')}` });
+  return (raw) =>
+    (values as readonly string[]).includes(raw) ? (raw as T) : { error: `must be one of ${values.join(', ')}` };
 }
 
 export const JWT_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'] as const;
@@ -114,7 +115,8 @@ export const CONFIG_SCHEMA = {
   refreshTokenTtl: {
     env: 'GATEHOUSE_REFRESH_TOKEN_TTL',
     default: '7d',
-    description: 'Lifetime of a refresh token; every refresh extends the session by this much, up to the absolute lifetime.',
+    description:
+      'Lifetime of a refresh token; every refresh extends the session by this much, up to the absolute lifetime.',
     parse: duration(1000),
   },
   sessionCookieTtl: {
@@ -225,7 +227,9 @@ export const CONFIG_SCHEMA = {
 
 type ParsedValue<S> = S extends FieldSpec<infer T> ? T : never;
 type Fields = typeof CONFIG_SCHEMA;
-type Required<K extends keyof Fields> = Fields[K]['default'] extends string ? ParsedValue<Fields[K]> : ParsedValue<Fields[K]> | undefined;
+type Required<K extends keyof Fields> = Fields[K]['default'] extends string
+  ? ParsedValue<Fields[K]>
+  : ParsedValue<Fields[K]> | undefined;
 
 export type Config = Readonly<{ [K in keyof Fields]: Required<K> }> & {
   readonly secret: string;

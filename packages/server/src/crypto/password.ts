@@ -54,5 +54,9 @@ export async function verifyPassword(
 function hasParams(stored: string, params: PasswordParams): boolean {
   const match = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(stored);
   if (!match) return false;
-  return Number(match[1]) === params.memoryCost && Number(match[2]) === params.timeCost && Number(match[3]) === params.parallelism;
+  return (
+    Number(match[1]) === params.memoryCost &&
+    Number(match[2]) === params.timeCost &&
+    Number(match[3]) === params.parallelism
+  );
 }

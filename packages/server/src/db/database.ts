@@ -49,7 +49,9 @@ function openPostgres(url: string): Database {
     // Millisecond timestamps are bigint columns; they fit a JavaScript number exactly.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        oid === INT8_OID
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });

@@ -24,7 +24,9 @@ export function classify(error: FastifyError | Error): AuthError | null {
     const first = fastifyError.validation[0];
     const where = fastifyError.validationContext ?? 'body';
     const path = first?.instancePath ? first.instancePath.slice(1).replaceAll('/', '.') : '';
-    const message = first ? `Invalid ${where}${path ? ` "${path}"` : ''}: ${first.message ?? 'is invalid'}.` : 'Invalid payload.';
+    const message = first
+      ? `Invalid ${where}${path ? ` "${path}"` : ''}: ${first.message ?? 'is invalid'}.`
+      : 'Invalid payload.';
     return new AuthError('INVALID_PAYLOAD', message);
   }
   const mapped = fastifyError.code ? FASTIFY_CLIENT_ERRORS[fastifyError.code] : undefined;

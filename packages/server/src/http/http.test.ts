@@ -14,17 +14,28 @@ describe('envelope', () => {
     const response = await server.app.inject({ method: 'GET', url: '/nope?x=1' });
     expect(response.statusCode).toBe(404);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
-    expect(response.json()).toEqual({ errors: [{ message: "Route /nope doesn't exist.", extensions: { code: 'ROUTE_NOT_FOUND' } }] });
+    expect(response.json()).toEqual({
+      errors: [{ message: "Route /nope doesn't exist.", extensions: { code: 'ROUTE_NOT_FOUND' } }],
+    });
   });
 
   it('refuses a body that is not JSON with 415', async () => {
-    const response = await server.app.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hi',
+    });
     expect(response.statusCode).toBe(415);
     expect(response.json().errors[0].extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('refuses a malformed Authorization header with 400', async () => {
-    const response = await server.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: 'Basic abc' } });
+    const response = await server.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: { authorization: 'Basic abc' },
+    });
     expect(response.statusCode).toBe(400);
   });
 
@@ -48,7 +59,19 @@ describe('operations', () => {
   it('publishes an OpenAPI document generated from the route schemas, and a docs page', async () => {
     const spec = (await server.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(spec.openapi).toBe('3.1.0');
-    for (const path of ['/auth/login', '/auth/refresh', '/auth/logout', '/auth/logout/all', '/auth/signup', '/users/me', '/users/me/sessions', '/users/me/sessions/{id}', '/.well-known/jwks.json', '/health', '/ready']) {
+    for (const path of [
+      '/auth/login',
+      '/auth/refresh',
+      '/auth/logout',
+      '/auth/logout/all',
+      '/auth/signup',
+      '/users/me',
+      '/users/me/sessions',
+      '/users/me/sessions/{id}',
+      '/.well-known/jwks.json',
+      '/health',
+      '/ready',
+    ]) {
       expect(spec.paths, path).toHaveProperty([path]);
     }
     const login = spec.paths['/auth/login'].post;

@@ -7,7 +7,8 @@ export function registerSecurityHeaders(app: FastifyInstance, options: { hsts: b
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
     if (options.hsts) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
-    if (!reply.hasHeader('cache-control') && !request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');
+    if (!reply.hasHeader('cache-control') && !request.url.startsWith('/docs'))
+      reply.header('cache-control', 'no-store');
     return payload;
   });
 }

@@ -18,8 +18,16 @@ function cookie(response: { cookies: { name: string; value: string }[] }, name: 
 
 describe('sign-up', () => {
   it('answers 204 for a new and for an existing e-mail alike', async () => {
-    const first = await server.app.inject({ method: 'POST', url: '/auth/signup', payload: { email: 'ada@example.com', password: TEST_PASSWORD } });
-    const again = await server.app.inject({ method: 'POST', url: '/auth/signup', payload: { email: 'Ada@Example.com', password: 'another password' } });
+    const first = await server.app.inject({
+      method: 'POST',
+      url: '/auth/signup',
+      payload: { email: 'ada@example.com', password: TEST_PASSWORD },
+    });
+    const again = await server.app.inject({
+      method: 'POST',
+      url: '/auth/signup',
+      payload: { email: 'Ada@Example.com', password: 'another password' },
+    });
     expect(first.statusCode).toBe(204);
     expect(first.body).toBe('');
     expect(again.statusCode).toBe(204);
@@ -92,7 +100,11 @@ describe('login', () => {
   it('answers the same 401 for an unknown e-mail, a wrong password and a suspended account', async () => {
     const { email } = await server.user();
     const suspended = await server.user();
-    await server.database.db.updateTable('users').set({ status: 'suspended' }).where('email', '=', suspended.email).execute();
+    await server.database.db
+      .updateTable('users')
+      .set({ status: 'suspended' })
+      .where('email', '=', suspended.email)
+      .execute();
     const answers = await Promise.all([
       server.login('nobody@example.com'),
       server.login(email, 'wrong password'),
@@ -100,7 +112,9 @@ describe('login', () => {
     ]);
     for (const answer of answers) {
       expect(answer.statusCode).toBe(401);
-      expect(answer.json()).toEqual({ errors: [{ message: 'Invalid user credentials.', extensions: { code: 'INVALID_CREDENTIALS' } }] });
+      expect(answer.json()).toEqual({
+        errors: [{ message: 'Invalid user credentials.', extensions: { code: 'INVALID_CREDENTIALS' } }],
+      });
     }
   });
 
@@ -116,7 +130,12 @@ describe('login', () => {
   });
 
   it('refuses malformed JSON with 400 and an oversized body with 413, without a stack trace', async () => {
-    const malformed = await server.app.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json' }, body: '{"email":' });
+    const malformed = await server.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'content-type': 'application/json' },
+      body: '{"email":',
+    });
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json().errors[0].extensions.code).toBe('INVALID_PAYLOAD');
     const huge = await server.app.inject({
@@ -135,7 +154,11 @@ describe('login', () => {
     const old = await hashPassword(TEST_PASSWORD, { memoryCost: 2048, timeCost: 1, parallelism: 1 });
     await server.database.db.updateTable('users').set({ password_hash: old }).where('email', '=', email).execute();
     expect((await server.login(email)).statusCode).toBe(200);
-    const row = await server.database.db.selectFrom('users').select('password_hash').where('email', '=', email).executeTakeFirstOrThrow();
+    const row = await server.database.db
+      .selectFrom('users')
+      .select('password_hash')
+      .where('email', '=', email)
+      .executeTakeFirstOrThrow();
     expect(row.password_hash).not.toBe(old);
     expect(row.password_hash).toContain('m=1024,t=1,p=1');
     expect((await server.login(email)).statusCode).toBe(200);
@@ -145,19 +168,29 @@ describe('login', () => {
 describe('refresh', () => {
   it('rotates the refresh token on every use', async () => {
     const { refreshToken } = await server.user();
-    const first = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: refreshToken } });
+    const first = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: refreshToken },
+    });
     expect(first.statusCode).toBe(200);
     const { data } = first.json();
     expect(data.refresh_token).not.toBe(refreshToken);
     expect(data.expires).toBe(900_000);
-    const second = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: data.refresh_token } });
+    const second = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: data.refresh_token },
+    });
     expect(second.statusCode).toBe(200);
   });
 
   it('gives concurrent refreshes with one token the same successor', async () => {
     const { refreshToken } = await server.user();
     const answers = await Promise.all(
-      Array.from({ length: 6 }, () => server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: refreshToken } })),
+      Array.from({ length: 6 }, () =>
+        server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: refreshToken } }),
+      ),
     );
     const successors = new Set(answers.map((answer) => answer.json().data.refresh_token));
     expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200, 200, 200, 200, 200]);
@@ -166,26 +199,46 @@ describe('refresh', () => {
 
   it('within the grace window answers the same successor again; after it, reuse ends the whole session', async () => {
     const { refreshToken, accessToken } = await server.user();
-    const first = (await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: refreshToken } })).json().data;
+    const first = (
+      await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: refreshToken } })
+    ).json().data;
     server.clock.advance(9_000);
-    const again = (await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: refreshToken } })).json().data;
+    const again = (
+      await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: refreshToken } })
+    ).json().data;
     expect(again.refresh_token).toBe(first.refresh_token);
 
     server.clock.advance(2_000);
-    const replay = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: refreshToken } });
+    const replay = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: refreshToken },
+    });
     expect(replay.statusCode).toBe(401);
     expect(replay.json().errors[0].extensions.code).toBe('INVALID_CREDENTIALS');
     // The legitimate holder's successor is dead too, and so are the session's access tokens.
-    const successor = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: first.refresh_token } });
+    const successor = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: first.refresh_token },
+    });
     expect(successor.statusCode).toBe(401);
     for (const token of [accessToken, first.access_token]) {
-      const me = await server.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${token}` } });
+      const me = await server.app.inject({
+        method: 'GET',
+        url: '/users/me',
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(me.statusCode).toBe(401);
     }
   });
 
   it('refuses an unknown token with 401 and a missing one with 400', async () => {
-    const unknown = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: 'nope' } });
+    const unknown = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: 'nope' },
+    });
     expect(unknown.statusCode).toBe(401);
     const missing = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { mode: 'json' } });
     expect(missing.statusCode).toBe(400);
@@ -195,7 +248,11 @@ describe('refresh', () => {
   it('expires a refresh token after its lifetime', async () => {
     const { refreshToken } = await server.user();
     server.clock.advance(7 * 24 * 3600 * 1000 + 1);
-    const response = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: refreshToken } });
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: refreshToken },
+    });
     expect(response.statusCode).toBe(401);
     expect(response.json().errors[0].extensions.code).toBe('TOKEN_EXPIRED');
   });
@@ -205,12 +262,28 @@ describe('refresh', () => {
     const login = await server.login(email, TEST_PASSWORD, 'cookie');
     const token = cookie(login, 'gatehouse_refresh_token')!.value;
     const cookies = { gatehouse_refresh_token: token };
-    const noOrigin = await server.app.inject({ method: 'POST', url: '/auth/refresh', cookies, payload: { mode: 'cookie' } });
+    const noOrigin = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      cookies,
+      payload: { mode: 'cookie' },
+    });
     expect(noOrigin.statusCode).toBe(403);
-    const foreign = await server.app.inject({ method: 'POST', url: '/auth/refresh', cookies, headers: { origin: 'https://evil.example' }, payload: { mode: 'cookie' } });
+    const foreign = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      cookies,
+      headers: { origin: 'https://evil.example' },
+      payload: { mode: 'cookie' },
+    });
     expect(foreign.statusCode).toBe(403);
     expect(foreign.json().errors[0].extensions.code).toBe('FORBIDDEN');
-    const ok = await server.app.inject({ method: 'POST', url: '/auth/refresh', cookies, headers: { origin: PUBLIC_URL } });
+    const ok = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      cookies,
+      headers: { origin: PUBLIC_URL },
+    });
     expect(ok.statusCode).toBe(200);
     expect(Object.keys(ok.json().data).sort()).toEqual(['access_token', 'expires']);
     expect(cookie(ok, 'gatehouse_refresh_token')!.value).not.toBe(token);
@@ -237,13 +310,22 @@ describe('refresh', () => {
 describe('logout', () => {
   it('ends the session at once: its access token and refresh token stop working', async () => {
     const { accessToken, refreshToken } = await server.user();
-    const me = () => server.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${accessToken}` } });
+    const me = () =>
+      server.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${accessToken}` } });
     expect((await me()).statusCode).toBe(200);
-    const logout = await server.app.inject({ method: 'POST', url: '/auth/logout', payload: { refresh_token: refreshToken } });
+    const logout = await server.app.inject({
+      method: 'POST',
+      url: '/auth/logout',
+      payload: { refresh_token: refreshToken },
+    });
     expect(logout.statusCode).toBe(204);
     expect(logout.body).toBe('');
     expect((await me()).statusCode).toBe(401);
-    const refresh = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: refreshToken } });
+    const refresh = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: refreshToken },
+    });
     expect(refresh.statusCode).toBe(401);
   });
 
@@ -251,7 +333,13 @@ describe('logout', () => {
     const { email } = await server.user();
     const login = await server.login(email, TEST_PASSWORD, 'session');
     const cookies = { gatehouse_session_token: cookie(login, 'gatehouse_session_token')!.value };
-    const logout = await server.app.inject({ method: 'POST', url: '/auth/logout', cookies, headers: { origin: PUBLIC_URL }, payload: { mode: 'session' } });
+    const logout = await server.app.inject({
+      method: 'POST',
+      url: '/auth/logout',
+      cookies,
+      headers: { origin: PUBLIC_URL },
+      payload: { mode: 'session' },
+    });
     expect(logout.statusCode).toBe(204);
     expect(cookie(logout, 'gatehouse_session_token')?.value).toBe('');
     const me = await server.app.inject({ method: 'GET', url: '/users/me', cookies });
@@ -262,12 +350,23 @@ describe('logout', () => {
     const { email, accessToken } = await server.user();
     const other = await server.user();
     const second = (await server.login(email)).json().data;
-    const all = await server.app.inject({ method: 'POST', url: '/auth/logout/all', headers: { authorization: `Bearer ${accessToken}` } });
+    const all = await server.app.inject({
+      method: 'POST',
+      url: '/auth/logout/all',
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
     expect(all.statusCode).toBe(204);
     for (const token of [accessToken, second.access_token]) {
-      expect((await server.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
+      expect(
+        (await server.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${token}` } }))
+          .statusCode,
+      ).toBe(401);
     }
-    const otherMe = await server.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${other.accessToken}` } });
+    const otherMe = await server.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: { authorization: `Bearer ${other.accessToken}` },
+    });
     expect(otherMe.statusCode).toBe(200);
   });
 

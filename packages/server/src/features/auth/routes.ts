@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   type AuthMode,
   AuthResult,
@@ -8,12 +9,10 @@ import {
   RefreshBody,
   SignupBody,
 } from '@gatehouse/protocol';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { AuthError, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
-import type { IssuedTokens, RequestMeta } from './service.js';
-import type { AuthService } from './service.js';
+import type { AuthService, IssuedTokens, RequestMeta } from './service.js';
 
 export const REFRESH_COOKIE = 'gatehouse_refresh_token';
 export const SESSION_COOKIE = 'gatehouse_session_token';
@@ -48,7 +47,9 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
 
   function reply(replyObject: FastifyReply, issued: IssuedTokens): { data: AuthResult } {
     if (issued.mode === 'json') {
-      return { data: { access_token: issued.token, refresh_token: issued.refreshToken ?? undefined, expires: issued.expires } };
+      return {
+        data: { access_token: issued.token, refresh_token: issued.refreshToken ?? undefined, expires: issued.expires },
+      };
     }
     if (issued.mode === 'cookie') {
       if (issued.refreshToken) {
@@ -59,7 +60,10 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
       }
       return { data: { access_token: issued.token, expires: issued.expires } };
     }
-    replyObject.setCookie(SESSION_COOKIE, issued.token, { ...sessionCookie, maxAge: Math.floor(issued.expires / 1000) });
+    replyObject.setCookie(SESSION_COOKIE, issued.token, {
+      ...sessionCookie,
+      maxAge: Math.floor(issued.expires / 1000),
+    });
     return { data: { expires: issued.expires } };
   }
 
@@ -139,7 +143,8 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
       schema: {
         tags: ['auth'],
         summary: 'End the current session',
-        description: 'The session is named by a refresh token (body or cookie), the session cookie, or the bearer token.',
+        description:
+          'The session is named by a refresh token (body or cookie), the session cookie, or the bearer token.',
         body: LogoutBody,
         response: NoContent,
       },

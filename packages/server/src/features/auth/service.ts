@@ -184,7 +184,7 @@ export class AuthService {
 
   private async activeUser(userId: string): Promise<UserRow> {
     const user = await findUserById(this.deps.db, userId);
-    if (!user || user.status !== 'active') throw invalidCredentials();
+    if (user?.status !== 'active') throw invalidCredentials();
     return user;
   }
 

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, decodeJwt, type JWK, jwtVerify, SignJWT } from 'jose';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { createTestServer, PUBLIC_URL, TEST_PASSWORD, type TestServer } from '../../testing/test-server.js';
@@ -11,8 +12,10 @@ afterAll(async () => {
   await server.close();
 });
 
-const me = (token: string) => server.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${token}` } });
-const codeOf = (response: { json(): { errors: { extensions: { code: string } }[] } }) => response.json().errors[0]?.extensions.code;
+const me = (token: string) =>
+  server.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${token}` } });
+const codeOf = (response: { json(): { errors: { extensions: { code: string } }[] } }) =>
+  response.json().errors[0]?.extensions.code;
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('access tokens', () => {
@@ -21,7 +24,10 @@ describe('access tokens', () => {
     const jwks = (await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: JWK[] };
     expect(jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
     expect(jwks.keys[0]).not.toHaveProperty('d');
-    const { payload } = await jwtVerify(accessToken, createLocalJWKSet(jwks), { issuer: PUBLIC_URL, audience: 'gatehouse' });
+    const { payload } = await jwtVerify(accessToken, createLocalJWKSet(jwks), {
+      issuer: PUBLIC_URL,
+      audience: 'gatehouse',
+    });
     expect(payload.token_use).toBe('access');
     const discovery = (await server.app.inject({ method: 'GET', url: '/.well-known/openid-configuration' })).json();
     expect(discovery).toMatchObject({ issuer: PUBLIC_URL, jwks_uri: `${PUBLIC_URL}/.well-known/jwks.json` });
@@ -46,7 +52,7 @@ describe('access tokens', () => {
     expect(codeOf(response)).toBe('INVALID_TOKEN');
   });
 
-  it('refuses a token signed by another issuer\'s key, and one with the wrong issuer', async () => {
+  it("refuses a token signed by another issuer's key, and one with the wrong issuer", async () => {
     const other = await createTestServer({ GATEHOUSE_PUBLIC_URL: 'http://other.example' });
     try {
       const { accessToken } = await other.user();
@@ -97,7 +103,11 @@ describe('access tokens', () => {
       const jwks = (await other.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: JWK[] };
       const { protectedHeader } = await jwtVerify(accessToken, createLocalJWKSet(jwks));
       expect(protectedHeader.alg).toBe(alg);
-      const response = await other.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${accessToken}` } });
+      const response = await other.app.inject({
+        method: 'GET',
+        url: '/users/me',
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
       expect(response.statusCode).toBe(200);
     } finally {
       await other.close();
@@ -107,10 +117,14 @@ describe('access tokens', () => {
 
 describe('revocation', () => {
   it('reaches another node sharing the database within the poll interval, without a read per request', async () => {
-    const nodeB = await buildApp(server.config, server.database, { clock: server.clock, logger: undefined });
+    const nodeB = await buildApp(server.config, server.database, {
+      clock: server.clock,
+      logger: pino({ level: 'silent' }),
+    });
     try {
       const { accessToken, refreshToken } = await server.user();
-      const onB = () => nodeB.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${accessToken}` } });
+      const onB = () =>
+        nodeB.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${accessToken}` } });
       expect((await onB()).statusCode).toBe(200);
       await server.app.inject({ method: 'POST', url: '/auth/logout', payload: { refresh_token: refreshToken } });
       await new Promise((resolve) => setTimeout(resolve, 400));
@@ -128,10 +142,20 @@ describe('secrets at rest and in logs', () => {
     const password = 'a very particular password 1234';
     await server.signup(email, password);
     const login = (await server.login(email, password)).json().data;
-    const refreshed = (await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: login.refresh_token } })).json().data;
+    const refreshed = (
+      await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: login.refresh_token } })
+    ).json().data;
     await server.app.inject({ method: 'GET', url: `/users/me?access_token=${refreshed.access_token}` });
-    await server.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${refreshed.access_token}` } });
-    await server.app.inject({ method: 'POST', url: '/auth/logout', payload: { refresh_token: refreshed.refresh_token } });
+    await server.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: { authorization: `Bearer ${refreshed.access_token}` },
+    });
+    await server.app.inject({
+      method: 'POST',
+      url: '/auth/logout',
+      payload: { refresh_token: refreshed.refresh_token },
+    });
 
     const db = server.database.db;
     const dump = JSON.stringify([
@@ -142,7 +166,13 @@ describe('secrets at rest and in logs', () => {
     ]);
     const logs = server.logs();
     expect(logs).toContain('/users/me');
-    for (const secret of [password, login.refresh_token, login.access_token, refreshed.refresh_token, refreshed.access_token]) {
+    for (const secret of [
+      password,
+      login.refresh_token,
+      login.access_token,
+      refreshed.refresh_token,
+      refreshed.access_token,
+    ]) {
       expect(dump).not.toContain(secret);
       expect(logs).not.toContain(secret);
     }

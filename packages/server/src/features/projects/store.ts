@@ -14,7 +14,11 @@ export const BUILT_IN_ROLES: readonly { name: string; description: string; permi
 
 /** Creates the `default` project and its built-in roles once; safe to call on every start and on every node. */
 export async function ensureDefaultProject(db: Kysely<Tables>, now: number): Promise<string> {
-  const existing = await db.selectFrom('projects').select('id').where('slug', '=', DEFAULT_PROJECT_SLUG).executeTakeFirst();
+  const existing = await db
+    .selectFrom('projects')
+    .select('id')
+    .where('slug', '=', DEFAULT_PROJECT_SLUG)
+    .executeTakeFirst();
   const projectId = existing?.id ?? randomId();
   if (!existing) {
     await db
@@ -23,7 +27,11 @@ export async function ensureDefaultProject(db: Kysely<Tables>, now: number): Pro
       .onConflict((conflict) => conflict.column('slug').doNothing())
       .execute();
   }
-  const project = await db.selectFrom('projects').select('id').where('slug', '=', DEFAULT_PROJECT_SLUG).executeTakeFirstOrThrow();
+  const project = await db
+    .selectFrom('projects')
+    .select('id')
+    .where('slug', '=', DEFAULT_PROJECT_SLUG)
+    .executeTakeFirstOrThrow();
   for (const role of BUILT_IN_ROLES) {
     await db
       .insertInto('roles')
@@ -42,5 +50,10 @@ export async function ensureDefaultProject(db: Kysely<Tables>, now: number): Pro
 }
 
 export async function findRole(db: Kysely<Tables>, projectId: string, name: string): Promise<RoleRow | undefined> {
-  return db.selectFrom('roles').selectAll().where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
+  return db
+    .selectFrom('roles')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('name', '=', name)
+    .executeTakeFirst();
 }

@@ -87,7 +87,12 @@ export class SessionService {
         await store.touchSession(trx, session.id, { now, expiresAt, mode });
         return true;
       });
-      if (won) return { ok: true, session: { ...session, last_used_at: now, expires_at: expiresAt, mode }, refreshToken: successor };
+      if (won)
+        return {
+          ok: true,
+          session: { ...session, last_used_at: now, expires_at: expiresAt, mode },
+          refreshToken: successor,
+        };
       // Another request rotated the same token a moment ago: fall through to the grace check.
       const again = await store.findRefreshToken(this.db, hash);
       if (!again || again.token.used_at === null) return { ok: false, reason: 'unknown' };

@@ -106,14 +106,7 @@ export async function listActiveSessions(db: Executor, userId: string, now: numb
     .execute();
 }
 
-export async function revokedSince(
-  db: Executor,
-  since: number,
-): Promise<{ id: string; revoked_at: number }[]> {
-  const rows = await db
-    .selectFrom('sessions')
-    .select(['id', 'revoked_at'])
-    .where('revoked_at', '>=', since)
-    .execute();
+export async function revokedSince(db: Executor, since: number): Promise<{ id: string; revoked_at: number }[]> {
+  const rows = await db.selectFrom('sessions').select(['id', 'revoked_at']).where('revoked_at', '>=', since).execute();
   return rows.map((row) => ({ id: row.id, revoked_at: Number(row.revoked_at) }));
 }

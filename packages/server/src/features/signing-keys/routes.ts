@@ -29,7 +29,20 @@ export async function signingKeyRoutes(
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: keyRing.algorithms,
         token_endpoint_auth_methods_supported: ['none'],
-        claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'sid', 'role', 'permissions', 'project', 'amr', 'auth_time'],
+        claims_supported: [
+          'iss',
+          'sub',
+          'aud',
+          'exp',
+          'iat',
+          'jti',
+          'sid',
+          'role',
+          'permissions',
+          'project',
+          'amr',
+          'auth_time',
+        ],
       };
     },
   );

@@ -43,7 +43,9 @@ export async function loadKeyRing(
   if (!current) throw new Error('no signing key for the configured algorithm');
   const privateJwk = open(options.sealKey, current.private_jwk, current.kid);
   if (privateJwk === null) {
-    throw new Error(`signing key ${current.kid} cannot be decrypted: GATEHOUSE_SECRET differs from the one that sealed it`);
+    throw new Error(
+      `signing key ${current.kid} cannot be decrypted: GATEHOUSE_SECRET differs from the one that sealed it`,
+    );
   }
   const signer = await createJwtSigner({
     kid: current.kid,

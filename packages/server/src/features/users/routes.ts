@@ -1,6 +1,6 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Data, Session, UpdateMeBody, User } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Caller } from '../../caller.js';
@@ -19,7 +19,10 @@ export interface UserRoutesOptions {
 }
 
 const SessionId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-const MeQuery = Type.Object({ fields: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])) }, { additionalProperties: true });
+const MeQuery = Type.Object(
+  { fields: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])) },
+  { additionalProperties: true },
+);
 
 function callerOf(request: { caller: Caller | null }): Caller {
   if (!request.caller) throw invalidCredentials();
@@ -72,22 +75,28 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
     '/users/me/sessions',
     {
       preHandler: requireCaller,
-      schema: { tags: ['sessions'], summary: 'Active sessions of the signed-in user', response: { 200: Data(Type.Array(Session)) } },
+      schema: {
+        tags: ['sessions'],
+        summary: 'Active sessions of the signed-in user',
+        response: { 200: Data(Type.Array(Session)) },
+      },
     },
     async (request) => {
       const caller = callerOf(request);
       await loadMe(caller);
       const rows = await sessions.listActive(caller.userId);
-      return { data: rows.map((row: SessionRow) => ({
-        id: row.id,
-        created_at: iso(row.created_at),
-        last_used_at: iso(row.last_used_at),
-        expires_at: iso(row.expires_at),
-        ip: row.ip,
-        user_agent: row.user_agent,
-        mode: row.mode,
-        current: row.id === caller.sessionId,
-      })) };
+      return {
+        data: rows.map((row: SessionRow) => ({
+          id: row.id,
+          created_at: iso(row.created_at),
+          last_used_at: iso(row.last_used_at),
+          expires_at: iso(row.expires_at),
+          ip: row.ip,
+          user_agent: row.user_agent,
+          mode: row.mode,
+          current: row.id === caller.sessionId,
+        })),
+      };
     },
   );
 
@@ -95,7 +104,12 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
     '/users/me/sessions/:id',
     {
       preHandler: requireCaller,
-      schema: { tags: ['sessions'], summary: 'End one session of the signed-in user', params: SessionId, response: { 204: Type.Null() } },
+      schema: {
+        tags: ['sessions'],
+        summary: 'End one session of the signed-in user',
+        params: SessionId,
+        response: { 204: Type.Null() },
+      },
     },
     async (request, reply) => {
       const caller = callerOf(request);

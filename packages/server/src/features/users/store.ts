@@ -1,8 +1,17 @@
 import type { Kysely } from 'kysely';
 import type { NewUser, Tables, UserRow, UserUpdate } from '../../db/types.js';
 
-export async function findUserByEmail(db: Kysely<Tables>, projectId: string, email: string): Promise<UserRow | undefined> {
-  return db.selectFrom('users').selectAll().where('project_id', '=', projectId).where('email', '=', email).executeTakeFirst();
+export async function findUserByEmail(
+  db: Kysely<Tables>,
+  projectId: string,
+  email: string,
+): Promise<UserRow | undefined> {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('email', '=', email)
+    .executeTakeFirst();
 }
 
 export async function findUserById(db: Kysely<Tables>, id: string): Promise<UserRow | undefined> {

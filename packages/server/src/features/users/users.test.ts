@@ -30,7 +30,11 @@ describe('GET /users/me', () => {
 
   it('refuses a token in both the header and the query with 400', async () => {
     const { accessToken } = await server.user();
-    const response = await server.app.inject({ method: 'GET', url: `/users/me?access_token=${accessToken}`, headers: bearer(accessToken) });
+    const response = await server.app.inject({
+      method: 'GET',
+      url: `/users/me?access_token=${accessToken}`,
+      headers: bearer(accessToken),
+    });
     expect(response.statusCode).toBe(400);
     expect(response.json().errors[0].extensions.code).toBe('INVALID_PAYLOAD');
   });
@@ -86,11 +90,18 @@ describe('PATCH /users/me', () => {
     ['a number for a name', { first_name: 42 }],
   ])('refuses %s with 400 and changes nothing', async (_name, payload) => {
     const { accessToken } = await server.user();
-    const before = (await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(accessToken) })).json().data;
-    const response = await server.app.inject({ method: 'PATCH', url: '/users/me', headers: bearer(accessToken), payload });
+    const before = (await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(accessToken) })).json()
+      .data;
+    const response = await server.app.inject({
+      method: 'PATCH',
+      url: '/users/me',
+      headers: bearer(accessToken),
+      payload,
+    });
     expect(response.statusCode).toBe(400);
     expect(response.json().errors[0].extensions.code).toBe('INVALID_PAYLOAD');
-    const after = (await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(accessToken) })).json().data;
+    const after = (await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(accessToken) })).json()
+      .data;
     expect(after).toEqual(before);
   });
 
@@ -98,11 +109,28 @@ describe('PATCH /users/me', () => {
     const { email } = await server.user();
     const login = await server.login(email, TEST_PASSWORD, 'session');
     const cookies = { gatehouse_session_token: login.cookies.find((c) => c.name === 'gatehouse_session_token')!.value };
-    const refused = await server.app.inject({ method: 'PATCH', url: '/users/me', cookies, payload: { first_name: 'Eve' } });
+    const refused = await server.app.inject({
+      method: 'PATCH',
+      url: '/users/me',
+      cookies,
+      payload: { first_name: 'Eve' },
+    });
     expect(refused.statusCode).toBe(403);
-    const foreign = await server.app.inject({ method: 'PATCH', url: '/users/me', cookies, headers: { origin: 'http://localhost:4001' }, payload: { first_name: 'Eve' } });
+    const foreign = await server.app.inject({
+      method: 'PATCH',
+      url: '/users/me',
+      cookies,
+      headers: { origin: 'http://localhost:4001' },
+      payload: { first_name: 'Eve' },
+    });
     expect(foreign.statusCode).toBe(403);
-    const allowed = await server.app.inject({ method: 'PATCH', url: '/users/me', cookies, headers: { origin: PUBLIC_URL }, payload: { first_name: 'Ada' } });
+    const allowed = await server.app.inject({
+      method: 'PATCH',
+      url: '/users/me',
+      cookies,
+      headers: { origin: PUBLIC_URL },
+      payload: { first_name: 'Ada' },
+    });
     expect(allowed.statusCode).toBe(200);
     // Reads need no Origin.
     expect((await server.app.inject({ method: 'GET', url: '/users/me', cookies })).statusCode).toBe(200);
@@ -110,10 +138,14 @@ describe('PATCH /users/me', () => {
 });
 
 describe('sessions', () => {
-  it('lists the caller\'s active sessions and marks the current one', async () => {
+  it("lists the caller's active sessions and marks the current one", async () => {
     const { email, accessToken } = await server.user();
     await server.login(email);
-    const response = await server.app.inject({ method: 'GET', url: '/users/me/sessions', headers: { ...bearer(accessToken), 'user-agent': 'test-agent' } });
+    const response = await server.app.inject({
+      method: 'GET',
+      url: '/users/me/sessions',
+      headers: { ...bearer(accessToken), 'user-agent': 'test-agent' },
+    });
     expect(response.statusCode).toBe(200);
     const sessions = response.json().data;
     expect(sessions).toHaveLength(2);
@@ -121,21 +153,39 @@ describe('sessions', () => {
     expect(sessions[0]).toMatchObject({ mode: 'json', ip: '127.0.0.1' });
   });
 
-  it('ends one of the caller\'s sessions, and refuses another user\'s', async () => {
+  it("ends one of the caller's sessions, and refuses another user's", async () => {
     const { email, accessToken } = await server.user();
     const second = (await server.login(email)).json().data;
     const other = await server.user();
-    const list = (await server.app.inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(accessToken) })).json().data;
+    const list = (
+      await server.app.inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(accessToken) })
+    ).json().data;
     const target = list.find((s: { current: boolean }) => !s.current);
-    const otherSession = (await server.app.inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(other.accessToken) })).json().data[0];
+    const otherSession = (
+      await server.app.inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(other.accessToken) })
+    ).json().data[0];
 
-    const foreign = await server.app.inject({ method: 'DELETE', url: `/users/me/sessions/${otherSession.id}`, headers: bearer(accessToken) });
+    const foreign = await server.app.inject({
+      method: 'DELETE',
+      url: `/users/me/sessions/${otherSession.id}`,
+      headers: bearer(accessToken),
+    });
     expect(foreign.statusCode).toBe(403);
-    expect((await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(other.accessToken) })).statusCode).toBe(200);
+    expect(
+      (await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(other.accessToken) })).statusCode,
+    ).toBe(200);
 
-    const ended = await server.app.inject({ method: 'DELETE', url: `/users/me/sessions/${target.id}`, headers: bearer(accessToken) });
+    const ended = await server.app.inject({
+      method: 'DELETE',
+      url: `/users/me/sessions/${target.id}`,
+      headers: bearer(accessToken),
+    });
     expect(ended.statusCode).toBe(204);
-    expect((await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(second.access_token) })).statusCode).toBe(401);
-    expect((await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(accessToken) })).statusCode).toBe(200);
+    expect(
+      (await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(second.access_token) })).statusCode,
+    ).toBe(401);
+    expect(
+      (await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(accessToken) })).statusCode,
+    ).toBe(200);
   });
 });
