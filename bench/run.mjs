@@ -137,9 +137,10 @@ await post(base, '/auth/signup', { email: 'bench@example.com', password: PASSWOR
 const { data: session } = await post(base, '/auth/login', { email: 'bench@example.com', password: PASSWORD });
 const bare = launch(join(here, 'bare-server.mjs'));
 const bareUrl = await new Promise((resolve) => bare.stdout.once('data', (chunk) => resolve(String(chunk).trim())));
-const bareResult = await load({ url: `${bareUrl}/users/me` });
+const meHeaders = { authorization: `Bearer ${session.access_token}` };
+const bareResult = await load({ url: `${bareUrl}/users/me`, headers: meHeaders });
 stop(bare);
-const meResult = await load({ url: `${base}/users/me`, headers: { authorization: `Bearer ${session.access_token}` } });
+const meResult = await load({ url: `${base}/users/me`, headers: meHeaders });
 if (meResult.non2xx > 0) throw new Error(`/users/me answered ${meResult.non2xx} non-2xx`);
 report('GET /users/me', meResult.requests.average, 'req/s', 'bare Fastify route', bareResult.requests.average, {
   kind: 'ratio',

@@ -1,6 +1,5 @@
-#!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config/index.js';
+import { type Environment, loadConfig } from './config/index.js';
 import { migrate, openDatabase } from './db/index.js';
 import { ensureDefaultProject } from './features/projects/index.js';
 import { createAdmin } from './features/users/admin.js';
@@ -16,18 +15,24 @@ Commands:
 
 Configuration comes from GATEHOUSE_* environment variables (docs/configuration.md).`;
 
-async function main(argv: string[]): Promise<number> {
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** Runs one CLI command; answers the exit code, or null when the command keeps running (start). */
+export async function runCli(argv: string[], env: Environment, io: CliIo): Promise<number | null> {
   const [command, subcommand, ...rest] = argv;
   if (command === 'start') {
-    await start();
-    return -1;
+    await start(env);
+    return null;
   }
   if (command === 'migrate') {
-    const config = loadConfig(process.env);
+    const config = loadConfig(env);
     const database = openDatabase(config.databaseUrl);
     try {
       const { applied } = await migrate(database);
-      console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date');
+      io.out(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date');
     } finally {
       await database.close();
     }
@@ -35,16 +40,16 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'admin' && subcommand === 'create') {
     const { values } = parseArgs({ args: rest, options: { email: { type: 'string' }, password: { type: 'string' } } });
-    const password = values.password ?? process.env.GATEHOUSE_ADMIN_PASSWORD;
+    const password = values.password ?? env.GATEHOUSE_ADMIN_PASSWORD;
     if (!values.email || !password) {
-      console.error('admin create needs --email and a password (--password or GATEHOUSE_ADMIN_PASSWORD)');
+      io.err('admin create needs --email and a password (--password or GATEHOUSE_ADMIN_PASSWORD)');
       return 2;
     }
     if (password.length < 8 || password.length > 256) {
-      console.error('the password must be 8 to 256 characters');
+      io.err('the password must be 8 to 256 characters');
       return 2;
     }
-    const config = loadConfig(process.env);
+    const config = loadConfig(env);
     const database = openDatabase(config.databaseUrl);
     try {
       await migrate(database);
@@ -60,22 +65,12 @@ async function main(argv: string[]): Promise<number> {
         },
         now: Date.now(),
       });
-      console.log(outcome === 'created' ? `admin ${values.email} created` : `${values.email} is an admin`);
+      io.out(outcome === 'created' ? `admin ${values.email} created` : `${values.email} is an admin`);
     } finally {
       await database.close();
     }
     return 0;
   }
-  console.error(USAGE);
+  io.err(USAGE);
   return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
 }
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);

@@ -9,10 +9,9 @@ import { randomId } from '../../crypto/random.js';
 import type { SessionRow, Tables, UserRow } from '../../db/types.js';
 import { AuthError, invalidCredentials } from '../../errors/auth-error.js';
 import type { Credential } from '../../http/credentials.js';
-import { findRole } from '../projects/index.js';
 import type { SessionService } from '../sessions/index.js';
 import type { KeyRing } from '../signing-keys/index.js';
-import { findUserByEmail, findUserById, insertUser, normalizeEmail, updateUser } from '../users/index.js';
+import { findUserByEmail, findUserWithPermissions, insertUser, normalizeEmail, updateUser } from '../users/index.js';
 
 export interface RequestMeta {
   ip: string | null;
@@ -31,6 +30,12 @@ export interface IssuedTokens {
 }
 
 export type TokenUse = 'access' | 'session';
+
+/** A user and their role's permissions: what a token is issued for. */
+interface Subject {
+  user: UserRow;
+  permissions: string[];
+}
 
 export interface AuthServiceDeps {
   db: Kysely<Tables>;
@@ -98,7 +103,7 @@ export class AuthService {
       userAgent: meta.userAgent,
     });
     await updateUser(db, user.id, { last_access: this.deps.clock.now() });
-    return this.issue(user, session, mode, refreshToken);
+    return this.issue(await this.activeUser(user.id), session, mode, refreshToken);
   }
 
   /** Rotates a refresh token and issues tokens for `mode`. Replays after the grace window end the session. */
@@ -108,16 +113,14 @@ export class AuthService {
       if (rotated.reason === 'expired') throw new AuthError('TOKEN_EXPIRED', 'The refresh token has expired.');
       throw new AuthError('INVALID_CREDENTIALS', 'Invalid user credentials.', { detail: `refresh ${rotated.reason}` });
     }
-    const user = await this.activeUser(rotated.session.user_id);
-    return this.issue(user, rotated.session, mode, rotated.refreshToken);
+    return this.issue(await this.activeUser(rotated.session.user_id), rotated.session, mode, rotated.refreshToken);
   }
 
   /** Session mode: a valid session token cookie is exchanged for a fresh one while its session lives. */
   async refreshSessionToken(sessionToken: string): Promise<IssuedTokens> {
     const claims = await this.verify(sessionToken, 'session');
     const session = await this.liveSession(String(claims.sid));
-    const user = await this.activeUser(session.user_id);
-    return this.issue(user, session, 'session', null);
+    return this.issue(await this.activeUser(session.user_id), session, 'session', null);
   }
 
   /** Answers the session a refresh token belongs to, without using the token (for logout). */
@@ -182,21 +185,20 @@ export class AuthService {
     return session;
   }
 
-  private async activeUser(userId: string): Promise<UserRow> {
-    const user = await findUserById(this.deps.db, userId);
-    if (user?.status !== 'active') throw invalidCredentials();
-    return user;
+  private async activeUser(userId: string): Promise<Subject> {
+    const found = await findUserWithPermissions(this.deps.db, userId);
+    if (found?.user.status !== 'active') throw invalidCredentials();
+    return found;
   }
 
   private async issue(
-    user: UserRow,
+    { user, permissions }: Subject,
     session: SessionRow,
     mode: AuthMode,
     refreshToken: string | null,
   ): Promise<IssuedTokens> {
-    const { config, clock, keyRing, projectId, db } = this.deps;
+    const { config, clock, keyRing, projectId } = this.deps;
     const now = clock.now();
-    const role = await findRole(db, projectId, user.role);
     const use: TokenUse = mode === 'session' ? 'session' : 'access';
     const lifetime =
       use === 'session'
@@ -207,7 +209,7 @@ export class AuthService {
       {
         sid: session.id,
         role: user.role,
-        permissions: role ? (JSON.parse(role.permissions) as string[]) : [],
+        permissions,
         project: projectId,
         amr: JSON.parse(session.amr) as string[],
         auth_time: Math.floor(session.auth_time / 1000),

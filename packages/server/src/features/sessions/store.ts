@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { prepared } from '../../db/prepared.js';
 import type { SessionRow, SessionsTable, Tables } from '../../db/types.js';
 
 type Executor = Kysely<Tables> | Transaction<Tables>;
@@ -9,25 +10,25 @@ export async function insertSession(
   token: { hash: string; expiresAt: number },
 ): Promise<void> {
   await db.insertInto('sessions').values(session).execute();
-  await insertRefreshToken(db, session, token);
+  await insertRefreshToken(db, session, { ...token, now: session.created_at });
 }
+
+const insertToken = prepared((db, hash: string, sessionId: string, projectId: string, now: number, expiresAt: number) =>
+  db.insertInto('refresh_tokens').values({
+    token_hash: hash,
+    session_id: sessionId,
+    project_id: projectId,
+    created_at: now,
+    expires_at: expiresAt,
+  }),
+);
 
 export async function insertRefreshToken(
   db: Executor,
   session: Pick<SessionsTable, 'id' | 'project_id'>,
-  token: { hash: string; expiresAt: number; now?: number },
+  token: { hash: string; expiresAt: number; now: number },
 ): Promise<void> {
-  await db
-    .insertInto('refresh_tokens')
-    .values({
-      token_hash: token.hash,
-      session_id: session.id,
-      project_id: session.project_id,
-      created_at: token.now ?? Date.now(),
-      expires_at: token.expiresAt,
-      used_at: null,
-    })
-    .execute();
+  await insertToken(db, token.hash, session.id, session.project_id, token.now, token.expiresAt);
 }
 
 export interface RefreshTokenWithSession {
@@ -35,40 +36,43 @@ export interface RefreshTokenWithSession {
   session: SessionRow;
 }
 
-export async function findRefreshToken(db: Executor, hash: string): Promise<RefreshTokenWithSession | undefined> {
-  const row = await db
+const selectTokenWithSession = prepared((db, hash: string) =>
+  db
     .selectFrom('refresh_tokens as t')
     .innerJoin('sessions as s', 's.id', 't.session_id')
     .selectAll('s')
     .select(['t.token_hash', 't.expires_at as token_expires_at', 't.used_at'])
-    .where('t.token_hash', '=', hash)
-    .executeTakeFirst();
+    .where('t.token_hash', '=', hash),
+);
+
+export async function findRefreshToken(db: Executor, hash: string): Promise<RefreshTokenWithSession | undefined> {
+  const row = (await selectTokenWithSession(db, hash)).rows[0];
   if (!row) return undefined;
   const { token_hash, token_expires_at, used_at, ...session } = row;
   return { token: { token_hash, expires_at: token_expires_at, used_at }, session };
 }
 
 /** Marks a token used if nobody else did first; answers whether this caller won the race. */
+const markTokenUsed = prepared((db, hash: string, now: number) =>
+  db.updateTable('refresh_tokens').set({ used_at: now }).where('token_hash', '=', hash).where('used_at', 'is', null),
+);
+
+/** Marks a token used if nobody else did first; answers whether this caller won the race. */
 export async function claimRefreshToken(db: Executor, hash: string, now: number): Promise<boolean> {
-  const result = await db
-    .updateTable('refresh_tokens')
-    .set({ used_at: now })
-    .where('token_hash', '=', hash)
-    .where('used_at', 'is', null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  const result = await markTokenUsed(db, hash, now);
+  return Number(result.numAffectedRows ?? 0) === 1;
 }
+
+const updateSession = prepared((db, id: string, now: number, expiresAt: number, mode: SessionsTable['mode']) =>
+  db.updateTable('sessions').set({ last_used_at: now, expires_at: expiresAt, mode }).where('id', '=', id),
+);
 
 export async function touchSession(
   db: Executor,
   id: string,
   values: { now: number; expiresAt: number; mode: SessionsTable['mode'] },
 ): Promise<void> {
-  await db
-    .updateTable('sessions')
-    .set({ last_used_at: values.now, expires_at: values.expiresAt, mode: values.mode })
-    .where('id', '=', id)
-    .execute();
+  await updateSession(db, id, values.now, values.expiresAt, values.mode);
 }
 
 export async function findSession(db: Executor, id: string): Promise<SessionRow | undefined> {

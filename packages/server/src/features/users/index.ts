@@ -1,3 +1,3 @@
 export { userRoutes } from './routes.js';
 export { normalizeEmail, toPublicUser } from './service.js';
-export { findUserByEmail, findUserById, insertUser, updateUser } from './store.js';
+export { findUserByEmail, findUserById, findUserWithPermissions, insertUser, updateUser } from './store.js';

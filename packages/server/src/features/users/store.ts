@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { prepared } from '../../db/prepared.js';
 import type { NewUser, Tables, UserRow, UserUpdate } from '../../db/types.js';
 
 export async function findUserByEmail(
@@ -14,8 +15,32 @@ export async function findUserByEmail(
     .executeTakeFirst();
 }
 
+const selectUserById = prepared((db, id: string) => db.selectFrom('users').selectAll().where('id', '=', id));
+
 export async function findUserById(db: Kysely<Tables>, id: string): Promise<UserRow | undefined> {
-  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  return (await selectUserById(db, id)).rows[0];
+}
+
+const selectUserWithRole = prepared((db, id: string) =>
+  db
+    .selectFrom('users')
+    .leftJoin('roles', (join) =>
+      join.onRef('roles.project_id', '=', 'users.project_id').onRef('roles.name', '=', 'users.role'),
+    )
+    .selectAll('users')
+    .select('roles.permissions')
+    .where('users.id', '=', id),
+);
+
+/** A user and the permissions of their role, in one query: what every token issued for them carries. */
+export async function findUserWithPermissions(
+  db: Kysely<Tables>,
+  id: string,
+): Promise<{ user: UserRow; permissions: string[] } | undefined> {
+  const row = (await selectUserWithRole(db, id)).rows[0];
+  if (!row) return undefined;
+  const { permissions, ...user } = row;
+  return { user, permissions: permissions ? (JSON.parse(permissions) as string[]) : [] };
 }
 
 /** Inserts a user; answers false instead of throwing when the e-mail is taken (a unique-constraint race). */

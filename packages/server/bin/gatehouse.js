@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The `gatehouse` command. A committed shim, so the link exists before the TypeScript build has run.
+import { runCli } from '../dist/cli.js';
+
+runCli(process.argv.slice(2), process.env, { out: console.log, err: console.error }).then(
+  (code) => {
+    if (code !== null) process.exit(code);
+  },
+  (error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);
