@@ -1,21 +1,25 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
- * SHA-256 as base64url. Enough to store high-entropy tokens (refresh tokens, API keys): with 256 random bits
- * there is nothing to brute-force, so a slow hash would only cost time on every request.
+ * SHA-256 as base64url, for storing high-entropy tokens (refresh tokens, API keys). With 256 random bits there is
+ * nothing to brute-force, so a slow password hash would only add cost to every request.
  */
 export function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }
 
+/** HMAC-SHA256 as base64url, for tokens whose stored digest must also depend on a server-side key. */
 export function hmacSha256(key: Uint8Array, value: string): string {
   return createHmac('sha256', key).update(value).digest('base64url');
 }
 
-/** Compares secrets in time independent of where they differ, so a mismatch position cannot be timed. */
+/**
+ * Compares two secrets in time independent of where they first differ, so the position of a mismatch cannot be
+ * learned by timing. Different lengths answer false at once: lengths of our digests and tokens are not secret.
+ */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
+  const left = Buffer.from(a, 'utf8');
+  const right = Buffer.from(b, 'utf8');
   if (left.length !== right.length) return false;
   return timingSafeEqual(left, right);
 }

@@ -1,5 +1,5 @@
 import { createPrivateKey, sign as signBytes } from 'node:crypto';
-import { createLocalJWKSet, errors, type JWK, jwtVerify } from 'jose';
+import { createLocalJWKSet, errors, type JWK, type JWTPayload, jwtVerify } from 'jose';
 import { randomId } from './random.js';
 import type { SigningAlgorithm, SigningKey } from './signing-keys.js';
 
@@ -18,7 +18,7 @@ export interface JwtSigner {
   alg: SigningAlgorithm;
   sign(
     claims: Record<string, unknown>,
-    options: { issuer: string; audience: string; subject: string; expiresInSeconds: number; now: number },
+    options: { issuer: string; audience: string; subject: string; expiresInSeconds: number; now: number /* ms */ },
   ): Promise<string>;
 }
 
@@ -31,6 +31,9 @@ const base64url = (value: unknown): string => Buffer.from(JSON.stringify(value))
  * ES256 token here against ~19 µs for node:crypto's synchronous sign, and signing sits on every login and
  * refresh. The serialization is RFC 7515 compact form; ECDSA signatures use the JOSE (IEEE P1363) encoding.
  * Verification stays with jose, which is where the parsing of untrusted input happens.
+ *
+ * The private key is imported once, here. Times come from `options.now` (ms); `iss`, `aud`, `sub`, `iat` and
+ * `exp` always come from the options, and each token gets a random `jti` unless the claims bring their own.
  */
 export async function createJwtSigner(key: SigningKey): Promise<JwtSigner> {
   const privateKey = createPrivateKey({ key: { ...key.privateJwk }, format: 'jwk' });
@@ -39,7 +42,7 @@ export async function createJwtSigner(key: SigningKey): Promise<JwtSigner> {
   return {
     kid: key.kid,
     alg: key.alg,
-    async sign(claims, options) {
+    async sign(claims, options): Promise<string> {
       const iat = Math.floor(options.now / 1000);
       const payload = base64url({
         ...claims,
@@ -61,77 +64,96 @@ export type VerifyResult = { ok: true; claims: JwtClaims } | { ok: false; reason
 
 export interface JwtVerifier {
   verify(token: string): Promise<VerifyResult>;
+  /** Empties the cache, e.g. after a key was retired for compromise, so its tokens are checked again. */
   clear(): void;
   readonly size: number;
 }
 
+type KeySet = ReturnType<typeof createLocalJWKSet>;
+
 /**
- * Verifies JWTs against a set of public keys with the algorithms pinned (so `alg: none`, HMAC-with-a-public-key
- * and unknown algorithms are refused), and the issuer and audience checked. A signature check costs ~70 µs, so
- * a verified token is kept in a bounded LRU cache, keyed by the whole token, until it expires; revocation is
- * checked by the caller on every use, not here.
+ * Verifies JWTs against the current public keys. The algorithms are pinned, so `alg: none`, HMAC keyed with a
+ * public key and unknown algorithms are refused; issuer and audience are checked, `exp` is required and there is
+ * no clock tolerance. Never throws: a token whose signature holds but whose `exp` has passed is 'expired',
+ * anything else wrong is 'invalid'.
+ *
+ * A signature check costs ~70 µs, so a verified token is kept in a bounded LRU cache keyed by the whole token and
+ * answered from there until its `exp`. Cache hits do not consult `keys()`; call `clear()` when a key must stop
+ * verifying at once. Session revocation is the caller's check, on every use. `keys()` should return the same
+ * array until the keys change: the key set is rebuilt whenever its identity changes.
  */
 export function createJwtVerifier(options: {
   keys: () => JWK[];
   issuer: string;
   audience: string;
   algorithms: SigningAlgorithm[];
-  now: () => number;
-  cacheSize?: number;
+  now: () => number /* ms */;
+  cacheSize?: number /* default 10000 */;
 }): JwtVerifier {
   const limit = options.cacheSize ?? 10_000;
   const cache = new Map<string, JwtClaims>();
   let keys: JWK[] | null = null;
-  let keySet: ReturnType<typeof createLocalJWKSet> | null = null;
+  let keySet: KeySet | null = null;
 
-  function currentKeySet(): ReturnType<typeof createLocalJWKSet> {
+  function currentKeySet(): KeySet {
     const latest = options.keys();
     if (latest !== keys || !keySet) {
-      keys = latest;
       keySet = createLocalJWKSet({ keys: latest });
-      cache.clear();
+      keys = latest;
     }
     return keySet;
   }
 
+  function remember(token: string, claims: JwtClaims): void {
+    if (limit <= 0) return;
+    while (cache.size >= limit) {
+      const oldest = cache.keys().next();
+      if (oldest.done) break;
+      cache.delete(oldest.value);
+    }
+    cache.set(token, claims);
+  }
+
+  async function verifySignature(token: string, now: number): Promise<VerifyResult> {
+    try {
+      const { payload } = await jwtVerify(token, currentKeySet(), {
+        issuer: options.issuer,
+        audience: options.audience,
+        algorithms: options.algorithms,
+        currentDate: new Date(now),
+        clockTolerance: 0,
+        requiredClaims: ['exp'],
+      });
+      return { ok: true, claims: Object.freeze(toClaims(payload)) };
+    } catch (error) {
+      return { ok: false, reason: error instanceof errors.JWTExpired ? 'expired' : 'invalid' };
+    }
+  }
+
   return {
-    async verify(token) {
+    async verify(token: string): Promise<VerifyResult> {
       const now = options.now();
       const cached = cache.get(token);
       if (cached) {
-        if ((cached.exp ?? 0) * 1000 > now) {
-          cache.delete(token);
-          cache.set(token, cached);
-          return { ok: true, claims: cached };
-        }
         cache.delete(token);
-        return { ok: false, reason: 'expired' };
+        if ((cached.exp ?? 0) * 1000 <= now) return { ok: false, reason: 'expired' };
+        cache.set(token, cached);
+        return { ok: true, claims: cached };
       }
-      try {
-        const { payload } = await jwtVerify(token, currentKeySet(), {
-          issuer: options.issuer,
-          audience: options.audience,
-          algorithms: options.algorithms,
-          currentDate: new Date(now),
-          clockTolerance: 0,
-          requiredClaims: ['exp'],
-        });
-        const claims = payload as JwtClaims;
-        if (cache.size >= limit) {
-          const oldest = cache.keys().next().value;
-          if (oldest !== undefined) cache.delete(oldest);
-        }
-        cache.set(token, claims);
-        return { ok: true, claims };
-      } catch (error) {
-        return { ok: false, reason: error instanceof errors.JWTExpired ? 'expired' : 'invalid' };
-      }
+      const result = await verifySignature(token, now);
+      if (result.ok) remember(token, result.claims);
+      return result;
     },
-    clear() {
+    clear(): void {
       cache.clear();
     },
-    get size() {
+    get size(): number {
       return cache.size;
     },
   };
+}
+
+/** The verified payload, typed as the claims our signer writes (jose checked `iss`, `aud` and `exp`). */
+function toClaims(payload: JWTPayload): JwtClaims {
+  return payload as JwtClaims;
 }

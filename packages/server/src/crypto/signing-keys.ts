@@ -1,4 +1,4 @@
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, type GenerateKeyPairOptions, generateKeyPair, type JWK } from 'jose';
 
 export type SigningAlgorithm = 'ES256' | 'EdDSA' | 'RS256';
 
@@ -9,16 +9,22 @@ export interface SigningKey {
   publicJwk: JWK;
 }
 
-/** A new key pair; its kid is the RFC 7638 thumbprint of the public key, so the kid names the key itself. */
+const KEY_OPTIONS: Record<SigningAlgorithm, GenerateKeyPairOptions> = {
+  ES256: { extractable: true },
+  EdDSA: { extractable: true, crv: 'Ed25519' },
+  RS256: { extractable: true, modulusLength: 2048 },
+};
+
+/**
+ * Generates a signing key pair. It is extractable because the private key is stored (sealed) and loaded again on
+ * every node. The kid is the RFC 7638 thumbprint of the public key, so a kid always names one exact key and two
+ * keys never share one by accident.
+ */
 export async function generateSigningKey(alg: SigningAlgorithm): Promise<SigningKey> {
-  const pair = await generateKeyPair(alg, {
-    extractable: true,
-    ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
-    ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
-  });
+  const pair = await generateKeyPair(alg, KEY_OPTIONS[alg]);
   const publicJwk = await exportJWK(pair.publicKey);
   const privateJwk = await exportJWK(pair.privateKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
+  const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
   return {
     kid,
     alg,
