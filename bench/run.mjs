@@ -181,7 +181,8 @@ const refreshResult = await load({
         return { ...request, body: JSON.stringify({ refresh_token: pool.pop() }) };
       },
       onResponse(status, body) {
-        if (status === 200) pool.push(JSON.parse(body).data.refresh_token);
+        // A regular expression rather than JSON.parse keeps the load generator's own CPU use low.
+        if (status === 200) pool.push(/"refresh_token":"([^"]+)"/.exec(body)[1]);
       },
     },
   ],

@@ -10,6 +10,12 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Database {
   db: Kysely<Tables>;
   dialect: Dialect;
+  /**
+   * The embedded database's own handle, for the few hot paths that run a whole transaction synchronously (no
+   * await between statements). Only use it inside `db.connection().execute(...)`, which waits for any Kysely
+   * transaction in flight on the single SQLite connection. Null on PostgreSQL.
+   */
+  sqlite: SQLite.Database | null;
   /** Answers true when the database takes a trivial query. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -37,6 +43,7 @@ function openSqlite(path: string): Database {
   return {
     db,
     dialect: 'sqlite',
+    sqlite,
     ping: () => ping(db),
     close: () => db.destroy(),
   };
@@ -81,6 +88,7 @@ function openPostgres(url: string): Database {
   return {
     db,
     dialect: 'postgres',
+    sqlite: null,
     ping: () => ping(db),
     close: () => db.destroy(),
   };

