@@ -59,7 +59,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     interval: config.revocationPollInterval,
   });
   await revocations.refresh();
-  const sessions = new SessionService(db, clock, revocations, deriveKey(config.secret, 'refresh-rotation'), {
+  const sessions = new SessionService(database, clock, revocations, deriveKey(config.secret, 'refresh-rotation'), {
     refreshTokenTtl: config.refreshTokenTtl,
     absoluteTtl: config.sessionAbsoluteTtl,
     reuseGrace: config.refreshReuseGrace,
