@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../testing/database.js';
+import { createTestDatabase, TEST_DIALECT, type TestDatabase } from '../testing/database.js';
 import { migrate } from './migrator.js';
 import { prepared } from './prepared.js';
 
@@ -32,5 +32,13 @@ describe('prepared', () => {
       db.selectFrom('projects').selectAll().where('slug', '=', slug).where('name', '=', 'A'),
     );
     await expect(broken(test.database.db, 'a')).rejects.toThrow(/only bind its parameters/);
+  });
+});
+
+describe('the test database', () => {
+  it('is the dialect GATEHOUSE_TEST_DATABASE_URL names, so a PostgreSQL run cannot silently use SQLite', () => {
+    const expected = process.env.GATEHOUSE_TEST_DATABASE_URL?.startsWith('postgres') ? 'postgres' : 'sqlite';
+    expect(TEST_DIALECT).toBe(expected);
+    expect(test.database.dialect).toBe(expected);
   });
 });
