@@ -39,7 +39,7 @@ function capture() {
 
 async function login(env: Record<string, string>, email: string, password: string) {
   const config = loadConfig(env);
-  const database = openDatabase(config.databaseUrl);
+  const database = await openDatabase(config.databaseUrl);
   const gatehouse = await buildApp(config, database);
   try {
     const response = await gatehouse.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });

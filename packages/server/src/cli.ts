@@ -29,7 +29,7 @@ export async function runCli(argv: string[], env: Environment, io: CliIo): Promi
   }
   if (command === 'migrate') {
     const config = loadConfig(env);
-    const database = openDatabase(config.databaseUrl);
+    const database = await openDatabase(config.databaseUrl);
     try {
       const { applied } = await migrate(database);
       io.out(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date');
@@ -50,7 +50,7 @@ export async function runCli(argv: string[], env: Environment, io: CliIo): Promi
       return 2;
     }
     const config = loadConfig(env);
-    const database = openDatabase(config.databaseUrl);
+    const database = await openDatabase(config.databaseUrl);
     try {
       await migrate(database);
       const projectId = await ensureDefaultProject(database.db, Date.now());

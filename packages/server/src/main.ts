@@ -6,7 +6,7 @@ import { migrate, openDatabase } from './db/index.js';
 /** loadConfig -> openDatabase -> migrate -> buildApp -> listen. */
 export async function start(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env);
-  const database = openDatabase(config.databaseUrl);
+  const database = await openDatabase(config.databaseUrl);
   await migrate(database);
   const gatehouse = await buildApp(config, database);
   await gatehouse.app.listen({ port: config.port, host: config.host });

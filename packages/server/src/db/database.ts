@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Tables } from './types.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -27,9 +27,11 @@ const INT8_OID = 20;
  * Opens the database named by a `sqlite:<path>` or `postgres://` URL. SQLite runs in WAL mode with a busy
  * timeout, so concurrent writers from the same process queue instead of failing.
  */
-export function openDatabase(url: string): Database {
+export async function openDatabase(url: string): Promise<Database> {
   if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
-  return openPostgres(url);
+  // Loaded only when used: the driver is a noticeable part of start-up time on the embedded default.
+  const { default: driver } = await import('pg');
+  return openPostgres(url, driver);
 }
 
 function openSqlite(path: string): Database {
@@ -72,8 +74,8 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
   };
 }
 
-function openPostgres(url: string): Database {
-  const pool = new pg.Pool({
+function openPostgres(url: string, driver: typeof pg): Database {
+  const pool = new driver.Pool({
     connectionString: url,
     max: 10,
     // Millisecond timestamps are bigint columns; they fit a JavaScript number exactly.
@@ -81,7 +83,7 @@ function openPostgres(url: string): Database {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID
           ? (value: string) => Number(value)
-          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+          : driver.types.getTypeParser(oid, format)) as typeof driver.types.getTypeParser,
     },
   });
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });

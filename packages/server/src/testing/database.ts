@@ -18,7 +18,7 @@ export interface TestDatabase {
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   if (TEST_DIALECT === 'sqlite') {
-    const database = openDatabase('sqlite::memory:');
+    const database = await openDatabase('sqlite::memory:');
     return { database, url: 'sqlite::memory:', drop: () => database.close() };
   }
   const schema = `test_${randomBytes(6).toString('hex')}`;
@@ -28,7 +28,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.end();
   const url = new URL(TEST_DATABASE_URL);
   url.searchParams.set('options', `-c search_path=${schema}`);
-  const database = openDatabase(url.toString());
+  const database = await openDatabase(url.toString());
   return {
     database,
     url: url.toString(),
