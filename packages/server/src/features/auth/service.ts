@@ -5,13 +5,19 @@ import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/index.js';
 import type { JwtClaims, JwtVerifier } from '../../crypto/jwt.js';
 import { hashPassword, type PasswordParams, verifyPassword } from '../../crypto/password.js';
-import { randomId } from '../../crypto/random.js';
 import type { SessionRow, Tables, UserRow } from '../../db/types.js';
 import { AuthError, invalidCredentials } from '../../errors/auth-error.js';
 import type { Credential } from '../../http/credentials.js';
 import type { SessionService } from '../sessions/index.js';
 import type { KeyRing } from '../signing-keys/index.js';
-import { findUserByEmail, findUserWithPermissions, insertUser, normalizeEmail, updateUser } from '../users/index.js';
+import {
+  findUserByEmail,
+  findUserWithPermissions,
+  insertUser,
+  newUserRow,
+  normalizeEmail,
+  updateUser,
+} from '../users/index.js';
 
 export interface RequestMeta {
   ip: string | null;
@@ -57,29 +63,12 @@ export class AuthService {
    */
   async signup(body: SignupBody): Promise<void> {
     const { db, clock, projectId, passwordParams } = this.deps;
-    const email = normalizeEmail(body.email);
     const passwordHash = await hashPassword(body.password, passwordParams);
-    const now = clock.now();
-    await insertUser(db, {
-      id: randomId(),
-      project_id: projectId,
-      email,
-      email_verified_at: null,
-      password_hash: passwordHash,
-      first_name: body.first_name ?? null,
-      last_name: body.last_name ?? null,
-      language: body.language ?? null,
-      title: body.title ?? null,
-      location: body.location ?? null,
-      description: body.description ?? null,
-      avatar: null,
-      role: 'user',
-      status: 'active',
-      provider: 'default',
-      last_access: null,
-      created_at: now,
-      updated_at: now,
-    });
+    const { email: _email, password: _password, verification_url: _url, ...profile } = body;
+    await insertUser(
+      db,
+      newUserRow({ projectId, email: body.email, passwordHash, role: 'user', now: clock.now(), profile }),
+    );
   }
 
   /**

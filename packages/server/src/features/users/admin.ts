@@ -1,9 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { hashPassword, type PasswordParams } from '../../crypto/password.js';
-import { randomId } from '../../crypto/random.js';
 import type { Tables } from '../../db/types.js';
-import { normalizeEmail } from './service.js';
+import { newUserRow, normalizeEmail } from './service.js';
 import { findUserByEmail, insertUser, updateUser } from './store.js';
 
 export interface AdminInput {
@@ -39,26 +38,17 @@ export async function createAdmin(db: Kysely<Tables>, input: AdminInput): Promis
     input.log?.info({ userId: existing.id }, 'admin account already exists');
     return 'exists';
   }
-  const inserted = await insertUser(db, {
-    id: randomId(),
-    project_id: input.projectId,
-    email,
-    email_verified_at: input.now,
-    password_hash: await hashPassword(input.password, input.passwordParams),
-    first_name: null,
-    last_name: null,
-    language: null,
-    title: null,
-    location: null,
-    description: null,
-    avatar: null,
-    role: 'admin',
-    status: 'active',
-    provider: 'default',
-    last_access: null,
-    created_at: input.now,
-    updated_at: input.now,
-  });
+  const inserted = await insertUser(
+    db,
+    newUserRow({
+      projectId: input.projectId,
+      email,
+      passwordHash: await hashPassword(input.password, input.passwordParams),
+      role: 'admin',
+      now: input.now,
+      emailVerifiedAt: input.now,
+    }),
+  );
   input.log?.info('first admin created');
   return inserted ? 'created' : 'exists';
 }

@@ -1,3 +1,3 @@
 export { userRoutes } from './routes.js';
-export { normalizeEmail, toPublicUser } from './service.js';
+export { iso, newUserRow, normalizeEmail, toPublicUser } from './service.js';
 export { findUserByEmail, findUserById, findUserWithPermissions, insertUser, updateUser } from './store.js';

@@ -8,7 +8,7 @@ import type { Clock } from '../../clock.js';
 import type { SessionRow, Tables } from '../../db/types.js';
 import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
 import type { SessionService } from '../sessions/index.js';
-import { toPublicUser } from './service.js';
+import { iso, toPublicUser } from './service.js';
 import { findUserById, updateUser } from './store.js';
 
 export interface UserRoutesOptions {
@@ -33,7 +33,6 @@ function callerOf(request: { caller: Caller | null }): Caller {
 export async function userRoutes(app: FastifyInstance, options: UserRoutesOptions): Promise<void> {
   const { db, sessions, requireCaller, clock } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const iso = (millis: number): string => new Date(millis).toISOString();
 
   async function loadMe(caller: Caller) {
     const user = await findUserById(db, caller.userId);

@@ -1,12 +1,13 @@
 import type { User } from '@gatehouse/protocol';
-import type { UserRow } from '../../db/types.js';
+import { randomId } from '../../crypto/random.js';
+import type { NewUser, UserRow } from '../../db/types.js';
 
 /** Lower-cases and trims an e-mail, so `Ada@Example.com ` and `ada@example.com` are one account. */
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-const iso = (millis: number): string => new Date(millis).toISOString();
+export const iso = (millis: number): string => new Date(millis).toISOString();
 
 /** The public shape of a user: never the password hash, never internal columns. */
 export function toPublicUser(row: UserRow): User {
@@ -26,5 +27,42 @@ export function toPublicUser(row: UserRow): User {
     provider: row.provider,
     last_access: row.last_access === null ? null : iso(row.last_access),
     created_at: iso(row.created_at),
+  };
+}
+
+export type ProfileFields = Partial<
+  Pick<NewUser, 'first_name' | 'last_name' | 'language' | 'title' | 'location' | 'description'>
+>;
+
+/** A complete new user row: the one place that knows every column's starting value. */
+export function newUserRow(input: {
+  projectId: string;
+  email: string;
+  passwordHash: string | null;
+  role: string;
+  now: number;
+  emailVerifiedAt?: number | null;
+  profile?: ProfileFields;
+}): NewUser {
+  const profile = input.profile ?? {};
+  return {
+    id: randomId(),
+    project_id: input.projectId,
+    email: normalizeEmail(input.email),
+    email_verified_at: input.emailVerifiedAt ?? null,
+    password_hash: input.passwordHash,
+    first_name: profile.first_name ?? null,
+    last_name: profile.last_name ?? null,
+    language: profile.language ?? null,
+    title: profile.title ?? null,
+    location: profile.location ?? null,
+    description: profile.description ?? null,
+    avatar: null,
+    role: input.role,
+    status: 'active',
+    provider: 'default',
+    last_access: null,
+    created_at: input.now,
+    updated_at: input.now,
   };
 }
