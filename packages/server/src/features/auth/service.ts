@@ -64,7 +64,7 @@ export class AuthService {
   async signup(body: SignupBody): Promise<void> {
     const { db, clock, projectId, passwordParams } = this.deps;
     const passwordHash = await hashPassword(body.password, passwordParams);
-    const { email: _email, password: _password, verification_url: _url, ...profile } = body;
+    const { email: _email, password: _password, ...profile } = body;
     await insertUser(
       db,
       newUserRow({ projectId, email: body.email, passwordHash, role: 'user', now: clock.now(), profile }),
