@@ -35,7 +35,10 @@ export class RevocationList {
     return this.revoked.size;
   }
 
-  /** Loads revocations since the last poll (overlapping by one interval so clock skew between nodes loses none). */
+  /**
+   * Loads revocations since the last poll. Each poll looks two intervals back, so a node whose clock runs up to
+   * one interval behind another's still sees that node's revocations.
+   */
   async refresh(): Promise<void> {
     const now = this.clock.now();
     const since = this.cursor;
