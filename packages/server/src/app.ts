@@ -74,6 +74,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: logOptions(config.logLevel) }),
     bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
     requestIdHeader: 'x-request-id',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: true },

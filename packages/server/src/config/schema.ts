@@ -205,6 +205,16 @@ export const CONFIG_SCHEMA = {
     description: 'argon2id lanes (OWASP: 1).',
     parse: integer(1, 16),
   },
+  trustProxy: {
+    env: 'GATEHOUSE_TRUST_PROXY',
+    default: '',
+    description:
+      'Proxies whose X-Forwarded-For is believed, for the client IP recorded with sessions: comma-separated addresses or CIDRs, or `true` for any (only behind a proxy that overwrites the header).',
+    parse: (raw: string): string | boolean => {
+      if (raw === '' || raw === 'false') return false;
+      return raw === 'true' ? true : raw;
+    },
+  },
   bodyLimit: {
     env: 'GATEHOUSE_BODY_LIMIT',
     default: '65536',

@@ -138,6 +138,30 @@ describe('PATCH /users/me', () => {
 });
 
 describe('sessions', () => {
+  it('records the client address from X-Forwarded-For only behind a trusted proxy', async () => {
+    const behindProxy = await createTestServer({ GATEHOUSE_TRUST_PROXY: '127.0.0.1' });
+    try {
+      for (const [gatehouse, expected] of [
+        [server, '127.0.0.1'],
+        [behindProxy, '203.0.113.7'],
+      ] as const) {
+        const email = `proxy-${expected}@example.com`;
+        await gatehouse.signup(email);
+        const login = await gatehouse.app.inject({
+          method: 'POST',
+          url: '/auth/login',
+          headers: { 'x-forwarded-for': '203.0.113.7' },
+          payload: { email, password: TEST_PASSWORD },
+        });
+        const token = login.json().data.access_token;
+        const list = await gatehouse.app.inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(token) });
+        expect(list.json().data[0].ip).toBe(expected);
+      }
+    } finally {
+      await behindProxy.close();
+    }
+  });
+
   it("lists the caller's active sessions and marks the current one", async () => {
     const { email, accessToken } = await server.user();
     await server.login(email);
