@@ -1,20 +1,31 @@
-import { type Static, type TObject, type TSchema, Type } from '@sinclair/typebox';
+import { type Static, type StringOptions, type TObject, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
+
+/**
+ * A string or null, as `type: ["string", "null"]` rather than TypeBox's `anyOf`: the response serializer
+ * (fast-json-stringify) handles a type list directly but must test each branch of an `anyOf` at run time.
+ */
+export function NullableString(options: StringOptions = {}): TUnsafe<string | null> {
+  return Type.Unsafe<string | null>({ ...options, type: ['string', 'null'] });
+}
 
 /** Passwords: at least 8 characters (NIST SP 800-63B), at most 256 so hashing work stays bounded. */
 export const Password = Type.String({ minLength: 8, maxLength: 256 });
 export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
-export const AuthMode = Type.Union([Type.Literal('json'), Type.Literal('cookie'), Type.Literal('session')]);
+/** One of a few strings, as a plain `enum` (no `anyOf`), for the same reason as NullableString. */
+export function StringEnum<const T extends readonly string[]>(values: T): TUnsafe<T[number]> {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
+}
+
+export const AuthMode = StringEnum(['json', 'cookie', 'session']);
 export type AuthMode = Static<typeof AuthMode>;
 
 const ProfileFields = {
-  first_name: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
-  last_name: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
-  language: Type.Optional(
-    Type.Union([Type.String({ maxLength: 35, pattern: '^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$' }), Type.Null()]),
-  ),
-  title: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
-  location: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
-  description: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
+  first_name: Type.Optional(NullableString({ maxLength: 100 })),
+  last_name: Type.Optional(NullableString({ maxLength: 100 })),
+  language: Type.Optional(NullableString({ maxLength: 35, pattern: '^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$' })),
+  title: Type.Optional(NullableString({ maxLength: 100 })),
+  location: Type.Optional(NullableString({ maxLength: 100 })),
+  description: Type.Optional(NullableString({ maxLength: 2000 })),
 };
 
 export const SignupBody = Type.Object(
@@ -56,23 +67,23 @@ export const AuthResult = Type.Object({
 });
 export type AuthResult = Static<typeof AuthResult>;
 
-export const UserStatus = Type.Union([Type.Literal('active'), Type.Literal('invited'), Type.Literal('suspended')]);
+export const UserStatus = StringEnum(['active', 'invited', 'suspended']);
 
 export const User = Type.Object({
   id: Type.String(),
   email: Type.String(),
-  first_name: Type.Union([Type.String(), Type.Null()]),
-  last_name: Type.Union([Type.String(), Type.Null()]),
-  language: Type.Union([Type.String(), Type.Null()]),
-  title: Type.Union([Type.String(), Type.Null()]),
-  location: Type.Union([Type.String(), Type.Null()]),
-  description: Type.Union([Type.String(), Type.Null()]),
-  avatar: Type.Union([Type.String(), Type.Null()]),
+  first_name: NullableString(),
+  last_name: NullableString(),
+  language: NullableString(),
+  title: NullableString(),
+  location: NullableString(),
+  description: NullableString(),
+  avatar: NullableString(),
   status: UserStatus,
   role: Type.String(),
   email_verified: Type.Boolean(),
   provider: Type.String(),
-  last_access: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  last_access: NullableString({ format: 'date-time' }),
   created_at: Type.String({ format: 'date-time' }),
 });
 export type User = Static<typeof User>;
@@ -85,8 +96,8 @@ export const Session = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
   last_used_at: Type.String({ format: 'date-time' }),
   expires_at: Type.String({ format: 'date-time' }),
-  ip: Type.Union([Type.String(), Type.Null()]),
-  user_agent: Type.Union([Type.String(), Type.Null()]),
+  ip: NullableString(),
+  user_agent: NullableString(),
   mode: AuthMode,
   current: Type.Boolean(),
 });
@@ -96,7 +107,7 @@ export const Provider = Type.Object({
   name: Type.String(),
   label: Type.String(),
   driver: Type.String(),
-  icon: Type.Union([Type.String(), Type.Null()]),
+  icon: NullableString(),
 });
 
 export const ProviderList = Type.Object({
