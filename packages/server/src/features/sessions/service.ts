@@ -135,7 +135,7 @@ export class SessionService {
     return store.findSession(this.db, sessionId);
   }
 
-  /** True when a token of this session may still be honoured; answered from memory, no database read. */
+  /** True when the session has been revoked; answered from memory, with no database read. */
   isRevoked(sessionId: string): boolean {
     return this.revocations.has(sessionId);
   }
