@@ -1,3 +1,11 @@
+export type CredentialSource = 'authorization' | 'query' | 'api-key-header' | 'session-cookie';
+
+/** A credential as found on a request, not yet checked. */
+export interface Credential {
+  source: CredentialSource;
+  token: string;
+}
+
 /** Who is making a request, as established from a verified credential. */
 export interface Caller {
   userId: string;
@@ -6,7 +14,7 @@ export interface Caller {
   role: string;
   permissions: string[];
   /** Where the credential came from; cookie-borne callers are subject to the Origin check on writes. */
-  source: 'authorization' | 'query' | 'api-key-header' | 'session-cookie';
+  source: CredentialSource;
   /** The verified claims of the token, for handlers that need more (amr, auth_time). */
   claims: Readonly<Record<string, unknown>>;
 }

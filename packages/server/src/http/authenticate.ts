@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { Caller } from '../caller.js';
+import type { Caller, Credential } from '../caller.js';
 import { AuthError } from '../errors/auth-error.js';
-import { type Credential, extractCredential } from './credentials.js';
+import { extractCredential } from './credentials.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,12 +1,6 @@
 import type { FastifyRequest } from 'fastify';
+import type { Credential } from '../caller.js';
 import { AuthError } from '../errors/auth-error.js';
-
-export type CredentialSource = 'authorization' | 'query' | 'api-key-header' | 'session-cookie';
-
-export interface Credential {
-  source: CredentialSource;
-  token: string;
-}
 
 /**
  * Finds the caller's credential, in the order DESIGN.md §2 gives: a header or query credential wins over the

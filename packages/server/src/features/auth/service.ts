@@ -1,13 +1,12 @@
 import type { AuthMode, LoginBody, SignupBody } from '@gatehouse/protocol';
 import type { Kysely } from 'kysely';
-import type { Caller } from '../../caller.js';
+import type { Caller, Credential } from '../../caller.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/index.js';
 import type { JwtClaims, JwtVerifier } from '../../crypto/jwt.js';
 import { hashPassword, type PasswordParams, verifyPassword } from '../../crypto/password.js';
 import type { SessionRow, Tables, UserRow } from '../../db/types.js';
 import { AuthError, invalidCredentials } from '../../errors/auth-error.js';
-import type { Credential } from '../../http/credentials.js';
 import type { SessionService } from '../sessions/index.js';
 import type { KeyRing } from '../signing-keys/index.js';
 import {
