@@ -97,6 +97,8 @@ export interface Tables {
 }
 
 export type UserRow = Selectable<UsersTable>;
+/** A user without the password hash: what everything but password checks reads. */
+export type UserProfile = Omit<UserRow, 'password_hash'>;
 export type NewUser = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;

@@ -5,7 +5,7 @@ import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/index.js';
 import type { JwtClaims, JwtVerifier } from '../../crypto/jwt.js';
 import { hashPassword, type PasswordParams, verifyPassword } from '../../crypto/password.js';
-import type { SessionRow, Tables, UserRow } from '../../db/types.js';
+import type { SessionRow, Tables, UserProfile } from '../../db/types.js';
 import { AuthError, invalidCredentials } from '../../errors/auth-error.js';
 import type { SessionService } from '../sessions/index.js';
 import type { KeyRing } from '../signing-keys/index.js';
@@ -38,7 +38,7 @@ export type TokenUse = 'access' | 'session';
 
 /** A user and their role's permissions: what a token is issued for. */
 interface Subject {
-  user: UserRow;
+  user: UserProfile;
   permissions: string[];
 }
 

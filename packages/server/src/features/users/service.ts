@@ -1,6 +1,6 @@
 import type { User } from '@gatehouse/protocol';
 import { randomId } from '../../crypto/random.js';
-import type { NewUser, UserRow } from '../../db/types.js';
+import type { NewUser, UserProfile } from '../../db/types.js';
 
 /** Lower-cases and trims an e-mail, so `Ada@Example.com ` and `ada@example.com` are one account. */
 export function normalizeEmail(email: string): string {
@@ -10,7 +10,7 @@ export function normalizeEmail(email: string): string {
 export const iso = (millis: number): string => new Date(millis).toISOString();
 
 /** The public shape of a user: never the password hash, never internal columns. */
-export function toPublicUser(row: UserRow): User {
+export function toPublicUser(row: UserProfile): User {
   return {
     id: row.id,
     email: row.email,

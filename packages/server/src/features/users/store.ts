@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { prepared } from '../../db/prepared.js';
-import type { NewUser, Tables, UserRow, UserUpdate } from '../../db/types.js';
+import type { NewUser, Tables, UserProfile, UserRow, UserUpdate } from '../../db/types.js';
 
 export async function findUserByEmail(
   db: Kysely<Tables>,
@@ -15,9 +15,32 @@ export async function findUserByEmail(
     .executeTakeFirst();
 }
 
-const selectUserById = prepared((db, id: string) => db.selectFrom('users').selectAll().where('id', '=', id));
+/** Every column but the password hash, which only the password check needs (and so only it loads). */
+const PROFILE_COLUMNS = [
+  'users.id',
+  'users.project_id',
+  'users.email',
+  'users.email_verified_at',
+  'users.first_name',
+  'users.last_name',
+  'users.language',
+  'users.title',
+  'users.location',
+  'users.description',
+  'users.avatar',
+  'users.role',
+  'users.status',
+  'users.provider',
+  'users.last_access',
+  'users.created_at',
+  'users.updated_at',
+] as const;
 
-export async function findUserById(db: Kysely<Tables>, id: string): Promise<UserRow | undefined> {
+const selectUserById = prepared((db, id: string) =>
+  db.selectFrom('users').select(PROFILE_COLUMNS).where('id', '=', id),
+);
+
+export async function findUserById(db: Kysely<Tables>, id: string): Promise<UserProfile | undefined> {
   return (await selectUserById(db, id)).rows[0];
 }
 
@@ -27,8 +50,7 @@ const selectUserWithRole = prepared((db, id: string) =>
     .leftJoin('roles', (join) =>
       join.onRef('roles.project_id', '=', 'users.project_id').onRef('roles.name', '=', 'users.role'),
     )
-    .selectAll('users')
-    .select('roles.permissions')
+    .select([...PROFILE_COLUMNS, 'roles.permissions'])
     .where('users.id', '=', id),
 );
 
@@ -36,7 +58,7 @@ const selectUserWithRole = prepared((db, id: string) =>
 export async function findUserWithPermissions(
   db: Kysely<Tables>,
   id: string,
-): Promise<{ user: UserRow; permissions: string[] } | undefined> {
+): Promise<{ user: UserProfile; permissions: string[] } | undefined> {
   const row = (await selectUserWithRole(db, id)).rows[0];
   if (!row) return undefined;
   const { permissions, ...user } = row;
@@ -53,7 +75,7 @@ export async function insertUser(db: Kysely<Tables>, user: NewUser): Promise<boo
   return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
 }
 
-export async function updateUser(db: Kysely<Tables>, id: string, values: UserUpdate): Promise<UserRow | undefined> {
+export async function updateUser(db: Kysely<Tables>, id: string, values: UserUpdate): Promise<UserProfile | undefined> {
   await db.updateTable('users').set(values).where('id', '=', id).execute();
   return findUserById(db, id);
 }
