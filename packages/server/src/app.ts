@@ -14,6 +14,7 @@ import { loadKeyRing, signingKeyRoutes } from './features/signing-keys/index.js'
 import { ensureFirstAdmin } from './features/users/admin.js';
 import { userRoutes } from './features/users/index.js';
 import { createAuthenticators } from './http/authenticate.js';
+import { extractCredential } from './http/credentials.js';
 import { registerErrorEnvelope } from './http/errors.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createOriginCheck } from './http/origin.js';
@@ -96,7 +97,13 @@ export async function buildApp(config: Config, database: Database, options: Buil
 
   await app.register(healthRoutes, { ping: () => database.ping() });
   await app.register(signingKeyRoutes, { keyRing, issuer: config.publicUrl });
-  await app.register(authRoutes, { auth, requireCaller, originCheck, secureCookies: config.secureCookies });
+  await app.register(authRoutes, {
+    auth,
+    requireCaller,
+    originCheck,
+    credentialOf: (request) => extractCredential(request, SESSION_COOKIE),
+    secureCookies: config.secureCookies,
+  });
   await app.register(userRoutes, { db, clock, sessions, requireCaller });
 
   if (config.adminEmail && config.adminPassword) {

@@ -11,6 +11,7 @@ import {
 } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { Credential } from '../../caller.js';
 import { AuthError, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
 import type { AuthService, IssuedTokens, RequestMeta } from './service.js';
 
@@ -21,6 +22,8 @@ export interface AuthRoutesOptions {
   auth: AuthService;
   requireCaller: preHandlerAsyncHookHandler;
   originCheck(request: FastifyRequest): void;
+  /** The request's credential as the authenticator reads it (header, query or session cookie). */
+  credentialOf(request: FastifyRequest): Credential | null;
   secureCookies: boolean;
 }
 
@@ -33,7 +36,7 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** Sign-up, sign-in, refresh and sign-out: the Directus auth contract (DESIGN.md §2). */
 export async function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
-  const { auth, requireCaller, originCheck, secureCookies } = options;
+  const { auth, requireCaller, originCheck, credentialOf, secureCookies } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   const meta = (request: FastifyRequest): RequestMeta => ({
@@ -153,7 +156,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
       const body = request.body;
       const cookieToken = request.cookies[REFRESH_COOKIE];
       const sessionToken = request.cookies[SESSION_COOKIE];
-      const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      const bearer = credentialOf(request);
       let sessionId: string | null = null;
       if (body.refresh_token) {
         sessionId = (await auth.sessionOfRefreshToken(body.refresh_token)) ?? null;
@@ -161,8 +164,8 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
         originCheck(request);
         if (cookieToken) sessionId = (await auth.sessionOfRefreshToken(cookieToken)) ?? null;
         if (!sessionId && sessionToken) sessionId = await auth.sessionOfToken(sessionToken, 'session');
-      } else if (bearer) {
-        sessionId = await auth.sessionOfToken(bearer, 'access');
+      } else if (bearer?.source === 'authorization' || bearer?.source === 'query') {
+        sessionId = await auth.sessionOfToken(bearer.token, 'access');
         if (!sessionId) throw new AuthError('INVALID_TOKEN', 'Invalid token.');
       } else {
         throw invalidPayload('The refresh token is required in either the payload or cookie.');

@@ -79,9 +79,6 @@ export class AuthService {
     const user = await findUserByEmail(db, projectId, normalizeEmail(body.email));
     const result = await verifyPassword(user?.password_hash ?? null, body.password, passwordParams);
     if (!user || !result.valid || user.status !== 'active') throw invalidCredentials();
-    if (result.needsRehash) {
-      await updateUser(db, user.id, { password_hash: await hashPassword(body.password, passwordParams) });
-    }
     const { session, refreshToken } = await this.deps.sessions.start({
       projectId,
       userId: user.id,
@@ -90,7 +87,11 @@ export class AuthService {
       ip: meta.ip,
       userAgent: meta.userAgent,
     });
-    await updateUser(db, user.id, { last_access: this.deps.clock.now() });
+    // One write for the sign-in: its time, and the hash again when the argon2 parameters have changed.
+    await updateUser(db, user.id, {
+      last_access: this.deps.clock.now(),
+      ...(result.needsRehash ? { password_hash: await hashPassword(body.password, passwordParams) } : {}),
+    });
     return this.issue(await this.activeUser(user.id), session, mode, refreshToken);
   }
 

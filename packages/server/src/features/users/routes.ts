@@ -64,7 +64,8 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
     },
     async (request) => {
       const user = await loadMe(callerOf(request));
-      const updated = await updateUser(db, user.id, { ...request.body, updated_at: clock.now() });
+      await updateUser(db, user.id, { ...request.body, updated_at: clock.now() });
+      const updated = await findUserById(db, user.id);
       if (!updated) throw invalidCredentials();
       return { data: toPublicUser(updated) };
     },

@@ -75,7 +75,6 @@ export async function insertUser(db: Kysely<Tables>, user: NewUser): Promise<boo
   return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
 }
 
-export async function updateUser(db: Kysely<Tables>, id: string, values: UserUpdate): Promise<UserProfile | undefined> {
+export async function updateUser(db: Kysely<Tables>, id: string, values: UserUpdate): Promise<void> {
   await db.updateTable('users').set(values).where('id', '=', id).execute();
-  return findUserById(db, id);
 }
