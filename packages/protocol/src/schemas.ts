@@ -19,7 +19,7 @@ export function StringEnum<const T extends readonly string[]>(values: T): TUnsaf
 export const AuthMode = StringEnum(['json', 'cookie', 'session']);
 export type AuthMode = Static<typeof AuthMode>;
 
-const ProfileFields = {
+export const ProfileFields = {
   first_name: Type.Optional(NullableString({ maxLength: 100 })),
   last_name: Type.Optional(NullableString({ maxLength: 100 })),
   language: Type.Optional(NullableString({ maxLength: 35, pattern: '^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$' })),

@@ -6,13 +6,16 @@ import { createJwtVerifier } from './crypto/jwt.js';
 import type { PasswordParams } from './crypto/password.js';
 import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
+import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
 import { healthRoutes } from './features/health/index.js';
 import { ensureDefaultProject } from './features/projects/index.js';
+import { createAuthorizer } from './features/roles/index.js';
 import { RevocationList, SessionService } from './features/sessions/index.js';
 import { loadKeyRing, signingKeyRoutes } from './features/signing-keys/index.js';
 import { ensureFirstAdmin } from './features/users/admin.js';
 import { userRoutes } from './features/users/index.js';
+import { type DeclaredRoute, registerAccessControl } from './http/access.js';
 import { createAuthenticators } from './http/authenticate.js';
 import { extractCredential } from './http/credentials.js';
 import { registerErrorEnvelope } from './http/errors.js';
@@ -33,7 +36,10 @@ export interface Gatehouse {
   app: FastifyInstance;
   auth: AuthService;
   sessions: SessionService;
+  audit: AuditLog;
   projectId: string;
+  /** Every route with the access it declares (for the authorization tests and the docs). */
+  routes: readonly DeclaredRoute[];
   close(): Promise<void>;
 }
 
@@ -70,7 +76,9 @@ export async function buildApp(config: Config, database: Database, options: Buil
     timeCost: config.argon2TimeCost,
     parallelism: config.argon2Parallelism,
   };
-  const auth = new AuthService({ db, clock, config, projectId, keyRing, verifier, sessions, passwordParams });
+  const audit = new AuditLog(database, clock, deriveKey(config.secret, 'audit-chain'));
+  const auth = new AuthService({ db, clock, config, projectId, keyRing, verifier, sessions, passwordParams, audit });
+  const authorizer = createAuthorizer(db);
 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: logOptions(config.logLevel) }),
@@ -94,17 +102,21 @@ export async function buildApp(config: Config, database: Database, options: Buil
     sessionCookieName: SESSION_COOKIE,
     originCheck,
   });
+  const routes = registerAccessControl(app, {
+    requireCaller,
+    authorize: (caller, permission) => authorizer.authorize(caller, permission),
+  });
 
   await app.register(healthRoutes, { ping: () => database.ping() });
   await app.register(signingKeyRoutes, { keyRing, issuer: config.publicUrl });
   await app.register(authRoutes, {
     auth,
-    requireCaller,
     originCheck,
     credentialOf: (request) => extractCredential(request, SESSION_COOKIE),
     secureCookies: config.secureCookies,
   });
-  await app.register(userRoutes, { db, clock, sessions, requireCaller });
+  await app.register(userRoutes, { db, clock, sessions, audit });
+  await app.register(auditRoutes, { audit, ensureActive: (caller) => authorizer.ensureActive(caller) });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -123,7 +135,9 @@ export async function buildApp(config: Config, database: Database, options: Buil
     app,
     auth,
     sessions,
+    audit,
     projectId,
+    routes,
     async close() {
       revocations.stop();
       await app.close();

@@ -17,4 +17,12 @@ export interface Caller {
   source: CredentialSource;
   /** The verified claims of the token, for handlers that need more (amr, auth_time). */
   claims: Readonly<Record<string, unknown>>;
+  /** The admin acting as this user (an impersonation token's `act.sub`); null for the user's own credential. */
+  actorId: string | null;
+}
+
+/** Where a request came from, for sessions and the audit trail. */
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
 }

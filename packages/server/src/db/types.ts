@@ -7,6 +7,8 @@ export interface ProjectsTable {
   id: string;
   slug: string;
   name: string;
+  /** JSON object of ProjectSettings; missing keys take their defaults. */
+  settings: Generated<string>;
   created_at: Millis;
 }
 
@@ -59,6 +61,8 @@ export interface SessionsTable {
   revoked_reason: string | null;
   ip: string | null;
   user_agent: string | null;
+  /** The admin who opened this session as the user (impersonation); null for the user's own sessions. */
+  actor_id: string | null;
 }
 
 /** Every refresh token ever issued for a session, by SHA-256; `used_at` marks rotation (single use). */
@@ -82,6 +86,64 @@ export interface SigningKeysTable {
   retired_at: Millis | null;
 }
 
+/** One security event, linked to the previous one of its project by `prev_hash` (see features/audit). */
+export interface AuditEventsTable {
+  id: string;
+  project_id: string;
+  /** 1, 2, 3, ... per project, without gaps. */
+  seq: number;
+  created_at: Millis;
+  event: string;
+  outcome: 'success' | 'failure';
+  actor_id: string | null;
+  subject_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  /** JSON object; never a secret. */
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditHeadsTable {
+  project_id: string;
+  seq: number;
+  hash: string;
+}
+
+export interface WebhooksTable {
+  id: string;
+  project_id: string;
+  url: string;
+  description: string | null;
+  /** JSON array of event names; `*` subscribes to every event. */
+  events: string;
+  /** The signing secret, AES-256-GCM sealed with a key derived from the master secret. */
+  secret: string;
+  /** 1 or 0 (SQLite has no boolean). */
+  enabled: number;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  project_id: string;
+  webhook_id: string;
+  event_id: string;
+  event: string;
+  /** The exact JSON body that is sent and signed. */
+  payload: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  next_attempt_at: Millis | null;
+  last_attempt_at: Millis | null;
+  response_status: number | null;
+  last_error: string | null;
+  created_at: Millis;
+  delivered_at: Millis | null;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -94,6 +156,10 @@ export interface Tables {
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   signing_keys: SigningKeysTable;
+  audit_events: AuditEventsTable;
+  audit_heads: AuditHeadsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -104,3 +170,6 @@ export type UserUpdate = Updateable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type RoleRow = Selectable<RolesTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
+export type WebhookRow = Selectable<WebhooksTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;

@@ -23,8 +23,17 @@ export interface TestServer extends Gatehouse {
   logs(): string;
   signup(email: string, password?: string): Promise<void>;
   login(email: string, password?: string, mode?: 'json' | 'cookie' | 'session'): Promise<LightMyRequestResponse>;
-  /** Signs up and logs in (json mode); answers the tokens. */
-  user(email?: string): Promise<{ email: string; accessToken: string; refreshToken: string }>;
+  /** Signs up (with `role` set directly in the database when given) and logs in (json mode); answers the tokens. */
+  user(email?: string, options?: { role?: string }): Promise<TestUser>;
+  /** A signed-in user with the built-in `admin` role. */
+  admin(email?: string): Promise<TestUser>;
+}
+
+export interface TestUser {
+  id: string;
+  email: string;
+  accessToken: string;
+  refreshToken: string;
 }
 
 let counter = 0;
@@ -77,12 +86,18 @@ export async function createTestServer(env: Record<string, string> = {}): Promis
         payload: mode ? { email, password, mode } : { email, password },
       });
     },
-    async user(email = `user${++counter}-${Date.now()}@example.com`) {
+    async user(email = `user${++counter}-${Date.now()}@example.com`, options = {}) {
       await server.signup(email);
+      const { db } = testDatabase.database;
+      if (options.role) await db.updateTable('users').set({ role: options.role }).where('email', '=', email).execute();
       const response = await server.login(email);
       if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
       const { data } = response.json() as { data: { access_token: string; refresh_token: string } };
-      return { email, accessToken: data.access_token, refreshToken: data.refresh_token };
+      const { id } = await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirstOrThrow();
+      return { id, email, accessToken: data.access_token, refreshToken: data.refresh_token };
+    },
+    admin(email) {
+      return server.user(email ?? `admin${++counter}-${Date.now()}@example.com`, { role: 'admin' });
     },
     async close() {
       await gatehouse.close();

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../database.js';
 import * as initial from './001-initial.js';
+import * as adminAudit from './002-admin-audit.js';
 
 export interface Migration {
   name: string;
@@ -8,4 +9,7 @@ export interface Migration {
 }
 
 /** Forward-only, in order. Append new files here; never edit or reorder a published one. */
-export const MIGRATIONS: readonly Migration[] = [{ name: '001-initial', up: initial.up }];
+export const MIGRATIONS: readonly Migration[] = [
+  { name: '001-initial', up: initial.up },
+  { name: '002-admin-audit', up: adminAudit.up },
+];

@@ -10,17 +10,17 @@ import {
   SignupBody,
 } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Credential } from '../../caller.js';
 import { AuthError, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
-import type { AuthService, IssuedTokens, RequestMeta } from './service.js';
+import { requestMeta as meta } from '../../http/request-meta.js';
+import type { AuthService, IssuedTokens } from './service.js';
 
 export const REFRESH_COOKIE = 'gatehouse_refresh_token';
 export const SESSION_COOKIE = 'gatehouse_session_token';
 
 export interface AuthRoutesOptions {
   auth: AuthService;
-  requireCaller: preHandlerAsyncHookHandler;
   originCheck(request: FastifyRequest): void;
   /** The request's credential as the authenticator reads it (header, query or session cookie). */
   credentialOf(request: FastifyRequest): Credential | null;
@@ -36,13 +36,8 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** Sign-up, sign-in, refresh and sign-out: the Directus auth contract (DESIGN.md §2). */
 export async function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
-  const { auth, requireCaller, originCheck, credentialOf, secureCookies } = options;
+  const { auth, originCheck, credentialOf, secureCookies } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-
-  const meta = (request: FastifyRequest): RequestMeta => ({
-    ip: request.ip ?? null,
-    userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : null,
-  });
 
   /** The refresh cookie is scoped to /auth: it is only ever needed to refresh or sign out. */
   const refreshCookie = { path: '/auth', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
@@ -78,6 +73,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   r.post(
     '/auth/signup',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['auth'],
         summary: 'Create an account with e-mail and password',
@@ -87,7 +83,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
       },
     },
     async (request, replyObject) => {
-      await auth.signup(request.body);
+      await auth.signup(request.body, meta(request));
       return replyObject.status(204).send(null);
     },
   );
@@ -95,6 +91,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   r.post(
     '/auth/login',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['auth'],
         summary: 'Sign in with e-mail and password',
@@ -113,6 +110,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   r.post(
     '/auth/refresh',
     {
+      config: { access: 'public' },
       preValidation: emptyBodyAsObject,
       schema: {
         tags: ['auth'],
@@ -134,7 +132,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
       }
       // A token from a cookie, or an answer that sets one, is a cookie-authenticated write.
       if (mode !== 'json' || !body.refresh_token) originCheck(request);
-      if (refreshToken) return reply(replyObject, await auth.refresh(refreshToken, mode));
+      if (refreshToken) return reply(replyObject, await auth.refresh(refreshToken, mode, meta(request)));
       return reply(replyObject, await auth.refreshSessionToken(sessionToken as string));
     },
   );
@@ -142,6 +140,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   r.post(
     '/auth/logout',
     {
+      config: { access: 'public' },
       preValidation: emptyBodyAsObject,
       schema: {
         tags: ['auth'],
@@ -170,7 +169,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
       } else {
         throw invalidPayload('The refresh token is required in either the payload or cookie.');
       }
-      if (sessionId) await auth.logout(sessionId);
+      if (sessionId) await auth.logout(sessionId, meta(request));
       clearCookies(replyObject, request);
       return replyObject.status(204).send(null);
     },
@@ -179,12 +178,12 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   r.post(
     '/auth/logout/all',
     {
-      preHandler: requireCaller,
+      config: { access: 'signed-in' },
       schema: { tags: ['auth'], summary: 'End every session of the signed-in user', response: NoContent },
     },
     async (request, replyObject) => {
       if (!request.caller) throw invalidCredentials();
-      await auth.logoutEverywhere(request.caller.userId);
+      await auth.logoutEverywhere(request.caller, meta(request));
       clearCookies(replyObject, request);
       return replyObject.status(204).send(null);
     },
@@ -193,6 +192,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   r.get(
     '/auth',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['auth'],
         summary: 'Enabled sign-in providers',

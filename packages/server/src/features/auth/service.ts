@@ -1,12 +1,13 @@
 import type { AuthMode, LoginBody, SignupBody } from '@gatehouse/protocol';
 import type { Kysely } from 'kysely';
-import type { Caller, Credential } from '../../caller.js';
+import type { Caller, Credential, RequestMeta } from '../../caller.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/index.js';
 import type { JwtClaims, JwtVerifier } from '../../crypto/jwt.js';
 import { hashPassword, type PasswordParams, verifyPassword } from '../../crypto/password.js';
 import type { SessionRow, Tables, UserProfile } from '../../db/types.js';
 import { AuthError, invalidCredentials } from '../../errors/auth-error.js';
+import type { AuditLog } from '../audit/index.js';
 import type { SessionService } from '../sessions/index.js';
 import type { KeyRing } from '../signing-keys/index.js';
 import {
@@ -17,11 +18,6 @@ import {
   normalizeEmail,
   updateUser,
 } from '../users/index.js';
-
-export interface RequestMeta {
-  ip: string | null;
-  userAgent: string | null;
-}
 
 /** What a successful login or refresh hands back before the route shapes it for the requested mode. */
 export interface IssuedTokens {
@@ -51,6 +47,7 @@ export interface AuthServiceDeps {
   verifier: JwtVerifier;
   sessions: SessionService;
   passwordParams: PasswordParams;
+  audit: AuditLog;
 }
 
 export class AuthService {
@@ -60,14 +57,14 @@ export class AuthService {
    * Creates an account. Answers nothing either way: a taken e-mail costs the same hashing work and gives the
    * same answer, so sign-up cannot be used to find out who has an account.
    */
-  async signup(body: SignupBody): Promise<void> {
+  async signup(body: SignupBody, meta: RequestMeta): Promise<void> {
     const { db, clock, projectId, passwordParams } = this.deps;
     const passwordHash = await hashPassword(body.password, passwordParams);
     const { email: _email, password: _password, ...profile } = body;
-    await insertUser(
-      db,
-      newUserRow({ projectId, email: body.email, passwordHash, role: 'user', now: clock.now(), profile }),
-    );
+    const row = newUserRow({ projectId, email: body.email, passwordHash, role: 'user', now: clock.now(), profile });
+    if (await insertUser(db, row)) {
+      await this.deps.audit.record(projectId, { event: 'auth.signup', actorId: row.id, subjectId: row.id, ...meta });
+    }
   }
 
   /**
@@ -76,9 +73,26 @@ export class AuthService {
    */
   async login(body: LoginBody, mode: AuthMode, meta: RequestMeta): Promise<IssuedTokens> {
     const { db, projectId, passwordParams } = this.deps;
-    const user = await findUserByEmail(db, projectId, normalizeEmail(body.email));
+    const email = normalizeEmail(body.email);
+    const user = await findUserByEmail(db, projectId, email);
     const result = await verifyPassword(user?.password_hash ?? null, body.password, passwordParams);
-    if (!user || !result.valid || user.status !== 'active') throw invalidCredentials();
+    if (!user || !result.valid || user.status !== 'active') {
+      const reason = !user
+        ? 'unknown_user'
+        : !result.valid
+          ? 'wrong_password'
+          : user.status === 'suspended'
+            ? 'suspended'
+            : 'not_active';
+      await this.deps.audit.record(projectId, {
+        event: 'auth.login',
+        outcome: 'failure',
+        subjectId: user?.id ?? null,
+        ...meta,
+        details: { reason, email },
+      });
+      throw invalidCredentials();
+    }
     const { session, refreshToken } = await this.deps.sessions.start({
       projectId,
       userId: user.id,
@@ -92,13 +106,29 @@ export class AuthService {
       last_access: this.deps.clock.now(),
       ...(result.needsRehash ? { password_hash: await hashPassword(body.password, passwordParams) } : {}),
     });
+    await this.deps.audit.record(projectId, {
+      event: 'auth.login',
+      actorId: user.id,
+      subjectId: user.id,
+      ...meta,
+      details: { method: 'password', mode, session_id: session.id },
+    });
     return this.issue(await this.activeUser(user.id), session, mode, refreshToken);
   }
 
   /** Rotates a refresh token and issues tokens for `mode`. Replays after the grace window end the session. */
-  async refresh(refreshToken: string, mode: AuthMode): Promise<IssuedTokens> {
+  async refresh(refreshToken: string, mode: AuthMode, meta: RequestMeta): Promise<IssuedTokens> {
     const rotated = await this.deps.sessions.rotate(refreshToken, mode);
     if (!rotated.ok) {
+      if (rotated.reason === 'reused') {
+        await this.deps.audit.record(rotated.session.project_id, {
+          event: 'auth.refresh_reuse',
+          outcome: 'failure',
+          subjectId: rotated.session.user_id,
+          ...meta,
+          details: { session_id: rotated.session.id },
+        });
+      }
       if (rotated.reason === 'expired') throw new AuthError('TOKEN_EXPIRED', 'The refresh token has expired.');
       throw new AuthError('INVALID_CREDENTIALS', 'Invalid user credentials.', { detail: `refresh ${rotated.reason}` });
     }
@@ -139,15 +169,32 @@ export class AuthService {
       permissions: Array.isArray(claims.permissions) ? claims.permissions.map(String) : [],
       source: credential.source,
       claims,
+      actorId: actorOf(claims),
     };
   }
 
-  async logout(sessionId: string): Promise<void> {
+  async logout(sessionId: string, meta: RequestMeta): Promise<void> {
+    const session = await this.deps.sessions.get(sessionId);
+    if (!session || session.revoked_at !== null) return;
     await this.deps.sessions.end(sessionId, 'logout');
+    await this.deps.audit.record(session.project_id, {
+      event: 'auth.logout',
+      actorId: session.user_id,
+      subjectId: session.user_id,
+      ...meta,
+      details: { session_id: sessionId },
+    });
   }
 
-  async logoutEverywhere(userId: string): Promise<void> {
-    await this.deps.sessions.endAllForUser(userId, 'logout_all');
+  async logoutEverywhere(caller: Caller, meta: RequestMeta): Promise<void> {
+    const ended = await this.deps.sessions.endAllForUser(caller.userId, 'logout_all');
+    await this.deps.audit.record(caller.projectId, {
+      event: 'auth.logout_all',
+      actorId: caller.actorId ?? caller.userId,
+      subjectId: caller.userId,
+      ...meta,
+      details: { sessions: ended.length },
+    });
   }
 
   private async verify(token: string, use: TokenUse): Promise<JwtClaims> {
@@ -214,4 +261,13 @@ export class AuthService {
       refreshExpires: session.expires_at - now,
     };
   }
+}
+
+/** The acting admin of an impersonation token (RFC 8693 `act` claim), or null. */
+function actorOf(claims: JwtClaims): string | null {
+  const act = claims.act;
+  if (act && typeof act === 'object' && typeof (act as { sub?: unknown }).sub === 'string') {
+    return (act as { sub: string }).sub;
+  }
+  return null;
 }

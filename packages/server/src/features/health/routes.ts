@@ -8,13 +8,17 @@ const Status = Type.Object({ data: Type.Object({ status: Type.String() }) });
 export async function healthRoutes(app: FastifyInstance, options: { ping(): Promise<boolean> }): Promise<void> {
   app.get(
     '/health',
-    { schema: { tags: ['operations'], summary: 'Liveness', response: { 200: Status } } },
+    { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'Liveness', response: { 200: Status } } },
     async () => ({
       data: { status: 'ok' },
     }),
   );
-  app.get('/ready', { schema: { tags: ['operations'], summary: 'Readiness', response: { 200: Status } } }, async () => {
-    if (!(await options.ping())) throw new AuthError('SERVICE_UNAVAILABLE', 'The database is not reachable.');
-    return { data: { status: 'ok' } };
-  });
+  app.get(
+    '/ready',
+    { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'Readiness', response: { 200: Status } } },
+    async () => {
+      if (!(await options.ping())) throw new AuthError('SERVICE_UNAVAILABLE', 'The database is not reachable.');
+      return { data: { status: 'ok' } };
+    },
+  );
 }

@@ -24,7 +24,9 @@ const SESSION_TOUCH_INTERVAL = 60_000;
 
 export type RotateResult =
   | { ok: true; session: SessionRow; refreshToken: string }
-  | { ok: false; reason: 'unknown' | 'expired' | 'revoked' | 'reused' };
+  | { ok: false; reason: 'unknown' | 'expired' | 'revoked' }
+  /** A replay after the grace window: the session named here has just been revoked. */
+  | { ok: false; reason: 'reused'; session: SessionRow };
 
 /**
  * Sessions are refresh-token families. Each refresh token is 32 random bytes (256 bits: unguessable), stored
@@ -55,6 +57,8 @@ export class SessionService {
     amr: string[];
     ip: string | null;
     userAgent: string | null;
+    /** The admin opening this session as the user (impersonation). */
+    actorId?: string;
   }): Promise<{ session: SessionRow; refreshToken: string }> {
     const now = this.clock.now();
     const absolute = now + this.policy.absoluteTtl;
@@ -73,6 +77,7 @@ export class SessionService {
       revoked_reason: null,
       ip: input.ip,
       user_agent: input.userAgent?.slice(0, 512) ?? null,
+      actor_id: input.actorId ?? null,
     };
     const refreshToken = randomToken(32);
     await this.db.transaction().execute(async (trx) => {
@@ -122,7 +127,7 @@ export class SessionService {
       return { ok: true, session: current, refreshToken: successor };
     }
     await this.end(session.id, 'refresh_token_reuse');
-    return { ok: false, reason: 'reused' };
+    return { ok: false, reason: 'reused', session };
   }
 
   /** Finds the live session a refresh token belongs to (for logout), without using the token. */

@@ -9,7 +9,10 @@ export async function signingKeyRoutes(
   const { keyRing, issuer } = options;
   app.get(
     '/.well-known/jwks.json',
-    { schema: { tags: ['tokens'], summary: 'Public keys that verify access tokens (JWKS)' } },
+    {
+      config: { access: 'public' },
+      schema: { tags: ['tokens'], summary: 'Public keys that verify access tokens (JWKS)' },
+    },
     async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');
       return { keys: keyRing.publicKeys() };
@@ -17,7 +20,10 @@ export async function signingKeyRoutes(
   );
   app.get(
     '/.well-known/openid-configuration',
-    { schema: { tags: ['tokens'], summary: 'Issuer metadata: issuer and JWKS location' } },
+    {
+      config: { access: 'public' },
+      schema: { tags: ['tokens'], summary: 'Issuer metadata: issuer and JWKS location' },
+    },
     async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');
       const base = issuer.replace(/\/$/, '');

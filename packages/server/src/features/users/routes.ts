@@ -1,12 +1,14 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Data, Session, UpdateMeBody, User } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Caller } from '../../caller.js';
 import type { Clock } from '../../clock.js';
 import type { SessionRow, Tables } from '../../db/types.js';
 import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
+import { requestMeta } from '../../http/request-meta.js';
+import type { AuditLog } from '../audit/index.js';
 import type { SessionService } from '../sessions/index.js';
 import { iso, toPublicUser } from './service.js';
 import { findUserById, updateUser } from './store.js';
@@ -15,7 +17,7 @@ export interface UserRoutesOptions {
   db: Kysely<Tables>;
   clock: Clock;
   sessions: SessionService;
-  requireCaller: preHandlerAsyncHookHandler;
+  audit: AuditLog;
 }
 
 const SessionId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -31,7 +33,7 @@ function callerOf(request: { caller: Caller | null }): Caller {
 
 /** The signed-in user's own account: profile and sessions. */
 export async function userRoutes(app: FastifyInstance, options: UserRoutesOptions): Promise<void> {
-  const { db, sessions, requireCaller, clock } = options;
+  const { db, sessions, clock, audit } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   async function loadMe(caller: Caller) {
@@ -45,7 +47,7 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
   r.get(
     '/users/me',
     {
-      preHandler: requireCaller,
+      config: { access: 'signed-in' },
       schema: { tags: ['users'], summary: 'The signed-in user', querystring: MeQuery, response: { 200: Data(User) } },
     },
     async (request) => ({ data: toPublicUser(await loadMe(callerOf(request))) }),
@@ -54,7 +56,7 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
   r.patch(
     '/users/me',
     {
-      preHandler: requireCaller,
+      config: { access: 'signed-in' },
       schema: {
         tags: ['users'],
         summary: 'Update profile fields of the signed-in user (not role, status or e-mail)',
@@ -63,8 +65,16 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       },
     },
     async (request) => {
-      const user = await loadMe(callerOf(request));
+      const caller = callerOf(request);
+      const user = await loadMe(caller);
       await updateUser(db, user.id, { ...request.body, updated_at: clock.now() });
+      await audit.record(user.project_id, {
+        event: 'user.profile_updated',
+        actorId: caller.actorId ?? user.id,
+        subjectId: user.id,
+        ...requestMeta(request),
+        details: { fields: Object.keys(request.body) },
+      });
       const updated = await findUserById(db, user.id);
       if (!updated) throw invalidCredentials();
       return { data: toPublicUser(updated) };
@@ -74,7 +84,7 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
   r.get(
     '/users/me/sessions',
     {
-      preHandler: requireCaller,
+      config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
         summary: 'Active sessions of the signed-in user',
@@ -103,7 +113,7 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
   r.delete(
     '/users/me/sessions/:id',
     {
-      preHandler: requireCaller,
+      config: { access: 'signed-in' },
       schema: {
         tags: ['sessions'],
         summary: 'End one session of the signed-in user',
@@ -118,6 +128,13 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       // Another user's session answers exactly like a missing one: ids are not an oracle.
       if (!session || session.user_id !== caller.userId) throw forbidden();
       await sessions.end(session.id, 'user_ended');
+      await audit.record(caller.projectId, {
+        event: 'session.revoked',
+        actorId: caller.actorId ?? caller.userId,
+        subjectId: caller.userId,
+        ...requestMeta(request),
+        details: { session_id: session.id },
+      });
       return reply.status(204).send(null);
     },
   );

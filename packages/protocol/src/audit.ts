@@ -1,0 +1,103 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { NullableString, StringEnum } from './schemas.js';
+
+/**
+ * Every security event Gatehouse records, with what it means. Append-only like the error registry: webhook
+ * subscribers and log pipelines match on these names. `outcome` is `failure` for refused attempts, and
+ * `details.reason` then says why, as a short code.
+ */
+export const AUDIT_EVENTS = {
+  'auth.signup': 'An account was created by sign-up.',
+  'auth.login': 'A sign-in attempt; failure reasons: unknown_user, wrong_password, suspended, not_active.',
+  'auth.logout': 'A session was ended by its owner (sign-out).',
+  'auth.logout_all': 'Every session of the user was ended by the user.',
+  'auth.refresh_reuse': 'A rotated refresh token was presented again after the grace window; its session was revoked.',
+  'session.revoked': 'A session was ended by its owner from the session list, or by an admin.',
+  'user.profile_updated': 'A user changed profile fields of their own account.',
+  'user.password_changed': "The account's password was changed or reset.",
+  'user.email_changed': "The account's e-mail address was changed.",
+  'user.created': 'An admin created an account.',
+  'user.updated': "An admin changed an account's profile or e-mail.",
+  'user.role_changed': "An account's role was changed.",
+  'user.status_changed': 'An account was suspended or reactivated.',
+  'user.deleted': 'An account was deleted.',
+  'user.impersonated': 'An admin obtained a token that acts as the user.',
+  'role.created': 'A role was created.',
+  'role.updated': "A role's description or permissions changed.",
+  'role.deleted': 'A role was deleted.',
+  'project.settings_updated': 'Project settings changed.',
+  'webhook.created': 'A webhook subscription was created.',
+  'webhook.updated': 'A webhook subscription was changed.',
+  'webhook.deleted': 'A webhook subscription was deleted.',
+} as const satisfies Record<string, string>;
+
+export type AuditEventName = keyof typeof AUDIT_EVENTS;
+export const AUDIT_EVENT_NAMES = Object.keys(AUDIT_EVENTS) as AuditEventName[];
+
+export const AuditOutcome = StringEnum(['success', 'failure']);
+export type AuditOutcome = Static<typeof AuditOutcome>;
+
+const Details = Type.Record(Type.String(), Type.Unknown());
+
+export const AuditEvent = Type.Object({
+  id: Type.String(),
+  seq: Type.Integer(),
+  created_at: Type.String({ format: 'date-time' }),
+  event: Type.String(),
+  outcome: AuditOutcome,
+  actor_id: NullableString(),
+  subject_id: NullableString(),
+  ip: NullableString(),
+  user_agent: NullableString(),
+  details: Details,
+});
+export type AuditEvent = Static<typeof AuditEvent>;
+
+/** What a user sees of their own account's events. */
+export const SecurityEvent = Type.Object({
+  id: Type.String(),
+  created_at: Type.String({ format: 'date-time' }),
+  event: Type.String(),
+  outcome: AuditOutcome,
+  /** True when someone else (an admin) acted on the account. */
+  by_admin: Type.Boolean(),
+  ip: NullableString(),
+  user_agent: NullableString(),
+  details: Details,
+});
+export type SecurityEvent = Static<typeof SecurityEvent>;
+
+export const Cursor = Type.String({
+  maxLength: 64,
+  pattern: '^[0-9]+$',
+  description: 'The `next_cursor` of the previous page.',
+});
+/** Query strings are not coerced, so numbers arrive as digit strings; 1 to 200, 50 when absent. */
+export const Limit = Type.String({
+  pattern: '^(200|1[0-9]{2}|[1-9][0-9]?)$',
+  description: 'Page size, 1 to 200 (50).',
+});
+
+export const AuditQuery = Type.Object(
+  {
+    event: Type.Optional(Type.String({ maxLength: 64 })),
+    outcome: Type.Optional(AuditOutcome),
+    actor: Type.Optional(Type.String({ maxLength: 64 })),
+    subject: Type.Optional(Type.String({ maxLength: 64 })),
+    since: Type.Optional(Type.String({ format: 'date-time' })),
+    until: Type.Optional(Type.String({ format: 'date-time' })),
+    limit: Type.Optional(Limit),
+    cursor: Type.Optional(Cursor),
+  },
+  { additionalProperties: false },
+);
+export type AuditQuery = Static<typeof AuditQuery>;
+
+export const SecurityEventsQuery = Type.Object(
+  { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) },
+  { additionalProperties: false },
+);
+export type SecurityEventsQuery = Static<typeof SecurityEventsQuery>;
+
+/** A page of a list: `next_cursor` is null on the last page. */
+export const PageMeta = Type.Object({ next_cursor: NullableString() });

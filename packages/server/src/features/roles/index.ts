@@ -1,0 +1,2 @@
+export { type Authorizer, createAuthorizer } from './authorize.js';
+export { hasPermission, PERMISSION_PATTERN, PERMISSIONS, type Permission } from './permissions.js';

@@ -1,0 +1,67 @@
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { Caller } from '../caller.js';
+import { invalidCredentials } from '../errors/auth-error.js';
+
+/**
+ * Who may call a route. Every route declares one in its `config.access`; a route without one stops the server
+ * from starting, so a new route cannot ship unguarded by omission.
+ * - `public`: anyone, no credential needed.
+ * - `signed-in`: any valid credential; the route acts on the caller's own account.
+ * - `{ permission }`: a valid credential whose user currently holds the permission (read fresh, not from the
+ *   token, so a demotion or suspension takes effect at once on admin routes).
+ */
+export type RouteAccess = 'public' | 'signed-in' | { permission: string };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+}
+
+export interface DeclaredRoute {
+  method: string;
+  /** In Fastify's form, e.g. `/users/:id`. */
+  url: string;
+  access: RouteAccess;
+}
+
+export interface AccessControlOptions {
+  requireCaller: preHandlerAsyncHookHandler;
+  /** Throws the registry error when the caller's user may not use `permission` (or is no longer active). */
+  authorize(caller: Caller, permission: string, request: FastifyRequest): Promise<void>;
+}
+
+/** Installs the access check on every route registered after this call, and answers the table of declarations. */
+export function registerAccessControl(app: FastifyInstance, options: AccessControlOptions): DeclaredRoute[] {
+  const declared: DeclaredRoute[] = [];
+  const { requireCaller, authorize } = options;
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((method) => method === 'HEAD' || method === 'OPTIONS')) return;
+    const access = route.config?.access;
+    if (access === undefined) {
+      throw new Error(`${methods.join(',')} ${route.url} declares no access (config.access)`);
+    }
+    for (const method of methods) declared.push({ method, url: route.url, access });
+    if (access === 'public') return;
+    const guards: preHandlerAsyncHookHandler[] = [requireCaller];
+    if (typeof access === 'object') {
+      const { permission } = access;
+      guards.push(async function checkPermission(request) {
+        if (!request.caller) throw invalidCredentials();
+        await authorize(request.caller, permission, request);
+      });
+    }
+    const existing = route.preHandler === undefined ? [] : [route.preHandler].flat();
+    route.preHandler = [...guards, ...existing] as typeof route.preHandler;
+    if (route.schema) {
+      const note =
+        typeof access === 'object'
+          ? `Requires the permission \`${access.permission}\`.`
+          : 'Requires a signed-in caller.';
+      route.schema.description = route.schema.description ? `${route.schema.description}\n\n${note}` : note;
+      route.schema.security = [{ bearer: [] }, { sessionCookie: [] }];
+    }
+  });
+  return declared;
+}
