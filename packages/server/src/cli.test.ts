@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from './app.js';
 import { runCli } from './cli.js';
 import { loadConfig } from './config/index.js';
-import { openDatabase } from './db/index.js';
+import { migrate, openDatabase } from './db/index.js';
+import { MIGRATIONS } from './db/migrations/index.js';
 import { createTestDatabase, TEST_DIALECT, type TestDatabase } from './testing/database.js';
 
 let test: TestDatabase | null = null;
@@ -55,7 +56,8 @@ describe('gatehouse CLI', () => {
     const env = await environment();
     const first = capture();
     expect(await runCli(['migrate'], env, first.io)).toBe(0);
-    expect(first.out).toEqual(['applied: 001-initial, 002-admin-audit']);
+    expect(first.out).toEqual([`applied: ${MIGRATIONS.map((migration) => migration.name).join(', ')}`]);
+    expect(first.out[0]).toContain('001-initial');
     const second = capture();
     expect(await runCli(['migrate'], env, second.io)).toBe(0);
     expect(second.out).toEqual(['database is up to date']);
@@ -106,5 +108,35 @@ describe('first admin from the environment', () => {
     const changed = { ...env, GATEHOUSE_ADMIN_PASSWORD: 'second password 456' };
     expect(await login(changed, 'boss@example.com', 'second password 456')).toBe(401);
     expect(typeof (await login(changed, 'boss@example.com', 'first password 123'))).toBe('string');
+  });
+
+  it('audit verify passes an intact trail and fails, naming the event, when a row is edited', async () => {
+    const env = await environment();
+    const config = loadConfig(env);
+    const database = await openDatabase(config.databaseUrl);
+    await migrate(database);
+    const gatehouse = await buildApp(config, database);
+    for (const email of ['a@example.com', 'b@example.com', 'c@example.com']) {
+      await gatehouse.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email, password: 'wrong password' },
+      });
+    }
+    await gatehouse.close();
+
+    const intact = capture();
+    expect(await runCli(['audit', 'verify'], env, intact.io)).toBe(0);
+    expect(intact.out).toEqual([`project ${gatehouse.projectId}: 3 events, chain intact`]);
+
+    await database.db
+      .updateTable('audit_events')
+      .set({ details: '{"reason":"unknown_user","email":"someone-else@example.com"}' })
+      .where('seq', '=', 2)
+      .execute();
+    await database.close();
+    const broken = capture();
+    expect(await runCli(['audit', 'verify'], env, broken.io)).toBe(1);
+    expect(broken.err).toEqual([`project ${gatehouse.projectId}: chain broken at event 2 (the event was altered)`]);
   });
 });

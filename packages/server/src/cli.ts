@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
+import { systemClock } from './clock.js';
 import { type Environment, loadConfig } from './config/index.js';
+import { deriveKey } from './crypto/secret-box.js';
 import { migrate, openDatabase } from './db/index.js';
+import { AuditLog } from './features/audit/index.js';
 import { ensureDefaultProject } from './features/projects/index.js';
 import { createAdmin } from './features/users/admin.js';
 import { start } from './main.js';
@@ -12,8 +15,17 @@ Commands:
   migrate                                apply pending database migrations and exit
   admin create --email E [--password P]  create an admin, or promote an existing account
                                          (the password may also come from GATEHOUSE_ADMIN_PASSWORD)
+  audit verify                           check the audit trail's hash chain; exit 1 if a row was
+                                         edited, deleted or inserted
 
 Configuration comes from GATEHOUSE_* environment variables (docs/configuration.md).`;
+
+const PROBLEMS = {
+  gap: 'an event is missing',
+  link: 'the event does not follow the one before it',
+  hash: 'the event was altered',
+  head: 'the newest events are missing or the chain head was altered',
+} as const;
 
 export interface CliIo {
   out(line: string): void;
@@ -70,6 +82,27 @@ export async function runCli(argv: string[], env: Environment, io: CliIo): Promi
       await database.close();
     }
     return 0;
+  }
+  if (command === 'audit' && subcommand === 'verify') {
+    const config = loadConfig(env);
+    const database = await openDatabase(config.databaseUrl);
+    try {
+      const audit = new AuditLog(database, systemClock, deriveKey(config.secret, 'audit-chain'));
+      const reports = await audit.verify();
+      let intact = true;
+      for (const { projectId, checked, problem } of reports) {
+        if (problem) {
+          intact = false;
+          io.err(`project ${projectId}: chain broken at event ${problem.seq} (${PROBLEMS[problem.reason]})`);
+        } else {
+          io.out(`project ${projectId}: ${checked} events, chain intact`);
+        }
+      }
+      if (reports.length === 0) io.out('no audit events yet');
+      return intact ? 0 : 1;
+    } finally {
+      await database.close();
+    }
   }
   io.err(USAGE);
   return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
