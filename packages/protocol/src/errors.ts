@@ -20,7 +20,16 @@ export const ERROR_CODES = {
     description: 'The caller may not do this, or a cookie-authenticated write came from a foreign origin.',
   },
   ROUTE_NOT_FOUND: { status: 404, description: 'No route matches the method and path.' },
+  RECORD_NOT_FOUND: { status: 404, description: 'The record named in the path does not exist in this project.' },
   RECORD_NOT_UNIQUE: { status: 409, description: 'A record with the same unique value already exists.' },
+  RECORD_IN_USE: {
+    status: 409,
+    description: 'The record is still referenced and cannot be removed (e.g. a role assigned to accounts).',
+  },
+  LAST_ADMIN: {
+    status: 409,
+    description: 'The change would leave the project without an active administrator.',
+  },
   CONTENT_TOO_LARGE: { status: 413, description: 'The request body is larger than the configured limit.' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

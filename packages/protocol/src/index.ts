@@ -1,3 +1,5 @@
 export * from './audit.js';
 export * from './errors.js';
+export * from './projects.js';
+export * from './roles.js';
 export * from './schemas.js';

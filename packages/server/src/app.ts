@@ -9,8 +9,8 @@ import type { Database } from './db/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
 import { healthRoutes } from './features/health/index.js';
-import { ensureDefaultProject } from './features/projects/index.js';
-import { createAuthorizer } from './features/roles/index.js';
+import { ensureDefaultProject, ProjectSettingsService, projectRoutes } from './features/projects/index.js';
+import { createAuthorizer, RoleService, roleRoutes } from './features/roles/index.js';
 import { RevocationList, SessionService } from './features/sessions/index.js';
 import { loadKeyRing, signingKeyRoutes } from './features/signing-keys/index.js';
 import { ensureFirstAdmin } from './features/users/admin.js';
@@ -77,7 +77,24 @@ export async function buildApp(config: Config, database: Database, options: Buil
     parallelism: config.argon2Parallelism,
   };
   const audit = new AuditLog(database, clock, deriveKey(config.secret, 'audit-chain'));
-  const auth = new AuthService({ db, clock, config, projectId, keyRing, verifier, sessions, passwordParams, audit });
+  const settings = new ProjectSettingsService(db, clock, audit, {
+    accessTokenTtl: config.accessTokenTtl,
+    refreshTokenTtl: config.refreshTokenTtl,
+    sessionCookieTtl: config.sessionCookieTtl,
+  });
+  const auth = new AuthService({
+    db,
+    clock,
+    config,
+    projectId,
+    keyRing,
+    verifier,
+    sessions,
+    passwordParams,
+    audit,
+    settings,
+  });
+  const roles = new RoleService(database, clock, audit);
   const authorizer = createAuthorizer(db);
 
   const app = Fastify({
@@ -116,6 +133,8 @@ export async function buildApp(config: Config, database: Database, options: Buil
     secureCookies: config.secureCookies,
   });
   await app.register(userRoutes, { db, clock, sessions, audit });
+  await app.register(roleRoutes, { roles });
+  await app.register(projectRoutes, { settings });
   await app.register(auditRoutes, { audit, ensureActive: (caller) => authorizer.ensureActive(caller) });
 
   if (config.adminEmail && config.adminPassword) {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Caller } from '../caller.js';
 import { invalidCredentials } from '../errors/auth-error.js';
 
@@ -26,7 +26,7 @@ export interface DeclaredRoute {
 }
 
 export interface AccessControlOptions {
-  requireCaller: preHandlerAsyncHookHandler;
+  requireCaller: onRequestAsyncHookHandler;
   /** Throws the registry error when the caller's user may not use `permission` (or is no longer active). */
   authorize(caller: Caller, permission: string, request: FastifyRequest): Promise<void>;
 }
@@ -44,7 +44,8 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
     }
     for (const method of methods) declared.push({ method, url: route.url, access });
     if (access === 'public') return;
-    const guards: preHandlerAsyncHookHandler[] = [requireCaller];
+    // onRequest: before the body is read or validated, so an anonymous caller learns nothing from validation.
+    const guards: onRequestAsyncHookHandler[] = [requireCaller];
     if (typeof access === 'object') {
       const { permission } = access;
       guards.push(async function checkPermission(request) {
@@ -52,8 +53,8 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
         await authorize(request.caller, permission, request);
       });
     }
-    const existing = route.preHandler === undefined ? [] : [route.preHandler].flat();
-    route.preHandler = [...guards, ...existing] as typeof route.preHandler;
+    const existing = route.onRequest === undefined ? [] : [route.onRequest].flat();
+    route.onRequest = [...guards, ...existing] as typeof route.onRequest;
     if (route.schema) {
       const note =
         typeof access === 'object'

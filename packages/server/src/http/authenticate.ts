@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Caller, Credential } from '../caller.js';
 import { AuthError } from '../errors/auth-error.js';
 import { extractCredential } from './credentials.js';
@@ -18,9 +18,9 @@ export interface AuthenticateOptions {
 
 export interface Authenticators {
   /** Rejects the request with 401 when no valid credential is present. */
-  requireCaller: preHandlerAsyncHookHandler;
+  requireCaller: onRequestAsyncHookHandler;
   /** Sets `request.caller` when a valid credential is present; a present but invalid one is still refused. */
-  optionalCaller: preHandlerAsyncHookHandler;
+  optionalCaller: onRequestAsyncHookHandler;
 }
 
 export function createAuthenticators(options: AuthenticateOptions): Authenticators {

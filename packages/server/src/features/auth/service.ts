@@ -6,8 +6,9 @@ import type { Config } from '../../config/index.js';
 import type { JwtClaims, JwtVerifier } from '../../crypto/jwt.js';
 import { hashPassword, type PasswordParams, verifyPassword } from '../../crypto/password.js';
 import type { SessionRow, Tables, UserProfile } from '../../db/types.js';
-import { AuthError, invalidCredentials } from '../../errors/auth-error.js';
+import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
 import type { AuditLog } from '../audit/index.js';
+import { checkPasswordPolicy, type ProjectSettingsService } from '../projects/index.js';
 import type { SessionService } from '../sessions/index.js';
 import type { KeyRing } from '../signing-keys/index.js';
 import {
@@ -48,6 +49,7 @@ export interface AuthServiceDeps {
   sessions: SessionService;
   passwordParams: PasswordParams;
   audit: AuditLog;
+  settings: ProjectSettingsService;
 }
 
 export class AuthService {
@@ -59,6 +61,13 @@ export class AuthService {
    */
   async signup(body: SignupBody, meta: RequestMeta): Promise<void> {
     const { db, clock, projectId, passwordParams } = this.deps;
+    const settings = await this.deps.settings.get(projectId);
+    if (settings.signup !== 'open') {
+      throw forbidden(
+        settings.signup === 'invite_only' ? 'Sign-up is by invitation only.' : 'Sign-up is closed for this project.',
+      );
+    }
+    checkPasswordPolicy(settings, body.password, normalizeEmail(body.email));
     const passwordHash = await hashPassword(body.password, passwordParams);
     const { email: _email, password: _password, ...profile } = body;
     const row = newUserRow({ projectId, email: body.email, passwordHash, role: 'user', now: clock.now(), profile });
@@ -93,7 +102,9 @@ export class AuthService {
       });
       throw invalidCredentials();
     }
+    const lifetimes = this.deps.settings.lifetimes(await this.deps.settings.get(projectId));
     const { session, refreshToken } = await this.deps.sessions.start({
+      refreshTokenTtl: lifetimes.refreshTokenTtl,
       projectId,
       userId: user.id,
       mode,
@@ -118,7 +129,9 @@ export class AuthService {
 
   /** Rotates a refresh token and issues tokens for `mode`. Replays after the grace window end the session. */
   async refresh(refreshToken: string, mode: AuthMode, meta: RequestMeta): Promise<IssuedTokens> {
-    const rotated = await this.deps.sessions.rotate(refreshToken, mode);
+    const { settings } = this.deps;
+    const lifetimes = settings.lifetimes(await settings.get(this.deps.projectId));
+    const rotated = await this.deps.sessions.rotate(refreshToken, mode, lifetimes.refreshTokenTtl);
     if (!rotated.ok) {
       if (rotated.reason === 'reused') {
         await this.deps.audit.record(rotated.session.project_id, {
@@ -233,13 +246,14 @@ export class AuthService {
     mode: AuthMode,
     refreshToken: string | null,
   ): Promise<IssuedTokens> {
-    const { config, clock, keyRing, projectId } = this.deps;
+    const { config, clock, keyRing, projectId, settings } = this.deps;
+    const lifetimes = settings.lifetimes(await settings.get(projectId));
     const now = clock.now();
     const use: TokenUse = mode === 'session' ? 'session' : 'access';
     const lifetime =
       use === 'session'
-        ? Math.min(config.sessionCookieTtl, session.expires_at - now)
-        : Math.min(config.accessTokenTtl, session.absolute_expires_at - now);
+        ? Math.min(lifetimes.sessionCookieTtl, session.expires_at - now)
+        : Math.min(lifetimes.accessTokenTtl, session.absolute_expires_at - now);
     const expiresInSeconds = Math.max(1, Math.floor(lifetime / 1000));
     const token = await keyRing.signer.sign(
       {

@@ -59,6 +59,8 @@ export class SessionService {
     userAgent: string | null;
     /** The admin opening this session as the user (impersonation). */
     actorId?: string;
+    /** The project's refresh-token lifetime when it is shorter than the server's. */
+    refreshTokenTtl?: number;
   }): Promise<{ session: SessionRow; refreshToken: string }> {
     const now = this.clock.now();
     const absolute = now + this.policy.absoluteTtl;
@@ -71,7 +73,7 @@ export class SessionService {
       auth_time: now,
       created_at: now,
       last_used_at: now,
-      expires_at: Math.min(now + this.policy.refreshTokenTtl, absolute),
+      expires_at: Math.min(now + (input.refreshTokenTtl ?? this.policy.refreshTokenTtl), absolute),
       absolute_expires_at: absolute,
       revoked_at: null,
       revoked_reason: null,
@@ -86,7 +88,11 @@ export class SessionService {
     return { session, refreshToken };
   }
 
-  async rotate(refreshToken: string, mode: SessionMode): Promise<RotateResult> {
+  async rotate(
+    refreshToken: string,
+    mode: SessionMode,
+    refreshTokenTtl = this.policy.refreshTokenTtl,
+  ): Promise<RotateResult> {
     const hash = sha256(refreshToken);
     const now = this.clock.now();
     const found = await store.findRefreshToken(this.db, hash);
@@ -97,7 +103,7 @@ export class SessionService {
 
     const successor = this.successorOf(refreshToken);
     if (token.used_at === null) {
-      const expiresAt = Math.min(now + this.policy.refreshTokenTtl, session.absolute_expires_at);
+      const expiresAt = Math.min(now + refreshTokenTtl, session.absolute_expires_at);
       const won = await store.rotateRefreshToken(this.database, {
         hash,
         successorHash: sha256(successor),
