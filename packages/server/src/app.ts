@@ -106,6 +106,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.decorateRequest('caller', null);
+  app.decorateRequest('account', null);
   // JSON only: a text/plain body would otherwise reach validation and blur 415 into 400.
   app.removeContentTypeParser('text/plain');
   await app.register(cookie);
@@ -121,7 +122,8 @@ export async function buildApp(config: Config, database: Database, options: Buil
   });
   const routes = registerAccessControl(app, {
     requireCaller,
-    authorize: (caller, permission) => authorizer.authorize(caller, permission),
+    ensureActive: (caller, request) => authorizer.ensureActive(caller, request),
+    authorize: (caller, permission, request) => authorizer.authorize(caller, permission, request),
   });
 
   await app.register(healthRoutes, { ping: () => database.ping() });
@@ -135,7 +137,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(userRoutes, { db, clock, sessions, audit });
   await app.register(roleRoutes, { roles });
   await app.register(projectRoutes, { settings });
-  await app.register(auditRoutes, { audit, ensureActive: (caller) => authorizer.ensureActive(caller) });
+  await app.register(auditRoutes, { audit });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {

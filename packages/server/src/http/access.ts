@@ -6,7 +6,7 @@ import { invalidCredentials } from '../errors/auth-error.js';
  * Who may call a route. Every route declares one in its `config.access`; a route without one stops the server
  * from starting, so a new route cannot ship unguarded by omission.
  * - `public`: anyone, no credential needed.
- * - `signed-in`: any valid credential; the route acts on the caller's own account.
+ * - `signed-in`: any valid credential of an active account; the route acts on the caller's own account.
  * - `{ permission }`: a valid credential whose user currently holds the permission (read fresh, not from the
  *   token, so a demotion or suspension takes effect at once on admin routes).
  */
@@ -27,6 +27,8 @@ export interface DeclaredRoute {
 
 export interface AccessControlOptions {
   requireCaller: onRequestAsyncHookHandler;
+  /** Throws the registry error when the caller's account is gone, suspended or otherwise not active. */
+  ensureActive(caller: Caller, request: FastifyRequest): Promise<void>;
   /** Throws the registry error when the caller's user may not use `permission` (or is no longer active). */
   authorize(caller: Caller, permission: string, request: FastifyRequest): Promise<void>;
 }
@@ -34,7 +36,7 @@ export interface AccessControlOptions {
 /** Installs the access check on every route registered after this call, and answers the table of declarations. */
 export function registerAccessControl(app: FastifyInstance, options: AccessControlOptions): DeclaredRoute[] {
   const declared: DeclaredRoute[] = [];
-  const { requireCaller, authorize } = options;
+  const { requireCaller, ensureActive, authorize } = options;
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (methods.every((method) => method === 'HEAD' || method === 'OPTIONS')) return;
@@ -51,6 +53,11 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
       guards.push(async function checkPermission(request) {
         if (!request.caller) throw invalidCredentials();
         await authorize(request.caller, permission, request);
+      });
+    } else {
+      guards.push(async function checkActive(request) {
+        if (!request.caller) throw invalidCredentials();
+        await ensureActive(request.caller, request);
       });
     }
     const existing = route.onRequest === undefined ? [] : [route.onRequest].flat();

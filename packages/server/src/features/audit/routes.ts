@@ -2,15 +2,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AuditEvent, AuditQuery, PageMeta, SecurityEvent, SecurityEventsQuery } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Caller } from '../../caller.js';
 import type { AuditEventRow } from '../../db/types.js';
 import { invalidCredentials } from '../../errors/auth-error.js';
 import type { AuditLog } from './service.js';
 
 export interface AuditRoutesOptions {
   audit: AuditLog;
-  /** Refuses a suspended or otherwise inactive account (own-account routes). */
-  ensureActive(caller: Caller): Promise<void>;
 }
 
 const DEFAULT_LIMIT = 50;
@@ -88,7 +85,6 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
     async (request) => {
       const caller = request.caller;
       if (!caller) throw invalidCredentials();
-      await options.ensureActive(caller);
       const limit = request.query.limit ? Number(request.query.limit) : DEFAULT_LIMIT;
       const rows = await audit.list({
         projectId: caller.projectId,

@@ -1,12 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Data, Session, UpdateMeBody, User } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Caller } from '../../caller.js';
 import type { Clock } from '../../clock.js';
-import type { SessionRow, Tables } from '../../db/types.js';
-import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
+import type { SessionRow, Tables, UserProfile } from '../../db/types.js';
+import { forbidden, invalidCredentials } from '../../errors/auth-error.js';
 import { requestMeta } from '../../http/request-meta.js';
 import type { AuditLog } from '../audit/index.js';
 import type { SessionService } from '../sessions/index.js';
@@ -36,12 +36,10 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
   const { db, sessions, clock, audit } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  async function loadMe(caller: Caller) {
-    const user = await findUserById(db, caller.userId);
-    if (!user) throw invalidCredentials();
-    if (user.status === 'suspended') throw new AuthError('USER_SUSPENDED', 'User suspended.');
-    if (user.status !== 'active') throw invalidCredentials();
-    return user;
+  /** The caller's account, read and checked active by the route's access check. */
+  function accountOf(request: FastifyRequest): UserProfile {
+    if (!request.account) throw invalidCredentials();
+    return request.account;
   }
 
   r.get(
@@ -50,7 +48,7 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
       config: { access: 'signed-in' },
       schema: { tags: ['users'], summary: 'The signed-in user', querystring: MeQuery, response: { 200: Data(User) } },
     },
-    async (request) => ({ data: toPublicUser(await loadMe(callerOf(request))) }),
+    async (request) => ({ data: toPublicUser(accountOf(request)) }),
   );
 
   r.patch(
@@ -66,7 +64,7 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
     },
     async (request) => {
       const caller = callerOf(request);
-      const user = await loadMe(caller);
+      const user = accountOf(request);
       await updateUser(db, user.id, { ...request.body, updated_at: clock.now() });
       await audit.record(user.project_id, {
         event: 'user.profile_updated',
@@ -93,7 +91,6 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
     },
     async (request) => {
       const caller = callerOf(request);
-      await loadMe(caller);
       const rows = await sessions.listActive(caller.userId);
       return {
         data: rows.map((row: SessionRow) => ({
@@ -123,7 +120,6 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
     },
     async (request, reply) => {
       const caller = callerOf(request);
-      await loadMe(caller);
       const session = await sessions.get(request.params.id);
       // Another user's session answers exactly like a missing one: ids are not an oracle.
       if (!session || session.user_id !== caller.userId) throw forbidden();

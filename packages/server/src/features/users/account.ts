@@ -1,0 +1,8 @@
+import type { UserProfile } from '../../db/types.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's account as read by the route's access check (active by then); null on public routes. */
+    account: UserProfile | null;
+  }
+}
