@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ERROR_CODES } from '@gatehouse/protocol';
+import { AUDIT_EVENTS, ERROR_CODES } from '@gatehouse/protocol';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_SCHEMA } from './config/schema.js';
+import { PERMISSIONS } from './features/roles/index.js';
+import { createTestServer } from './testing/test-server.js';
 
 /**
  * docs/configuration.md and docs/errors.md are generated from the config schema and the error registry. This
@@ -44,13 +46,65 @@ ${rows.join('\n')}
 `;
 }
 
+async function accessDoc(): Promise<string> {
+  const server = await createTestServer();
+  const routes = [...server.routes].sort((a, b) => a.url.localeCompare(b.url) || a.method.localeCompare(b.method));
+  await server.close();
+  const permissions = Object.entries(PERMISSIONS).map(([name, description]) => `| \`${name}\` | ${description} |`);
+  const rows = routes.map((route) => {
+    const access =
+      typeof route.access === 'object' ? `permission \`${route.access.permission}\`` : route.access.replace('-', ' ');
+    return `| \`${route.method} ${route.url}\` | ${access} |`;
+  });
+  return `# Permissions and route access
+
+A role holds permission strings \`<resource>:<action>\`; \`<resource>:*\` grants every action on a resource and \`*\`
+grants everything. The built-in \`admin\` role holds \`*\`; \`user\`, \`guest\` and \`public\` start with none.
+Projects may add permissions of their own (\`posts:write\`); Gatehouse only carries them in tokens.
+See [roles-and-audit.md](roles-and-audit.md) for how checks work.
+
+<!-- Generated from features/roles/permissions.ts and the route table by \`npm run docs\`. Do not edit by hand. -->
+
+## Permissions Gatehouse checks
+
+| Permission | Grants |
+|---|---|
+${permissions.join('\n')}
+
+## Every route and what it needs
+
+\`public\`: no credential. \`signed in\`: any valid credential of an active account.
+
+| Route | Access |
+|---|---|
+${rows.join('\n')}
+`;
+}
+
+function auditEventsDoc(): string {
+  const rows = Object.entries(AUDIT_EVENTS).map(([name, description]) => `| \`${name}\` | ${description} |`);
+  return `# Audit events
+
+Every event has \`outcome\` \`success\` or \`failure\`; a failure's \`details.reason\` says why. Names are append-only:
+webhooks and log pipelines match on them. See [roles-and-audit.md](roles-and-audit.md) for the trail itself.
+
+<!-- Generated from packages/protocol/src/audit.ts by \`npm run docs\`. Do not edit by hand. -->
+
+| Event | Recorded when |
+|---|---|
+${rows.join('\n')}
+`;
+}
+
 describe.each([
   ['docs/configuration.md', configurationDoc],
   ['docs/errors.md', errorsDoc],
+  ['docs/permissions.md', accessDoc],
+  ['docs/audit-events.md', auditEventsDoc],
 ])('%s', (path, render) => {
-  it('matches what the source generates', () => {
+  it('matches what the source generates', async () => {
     const file = new URL(path, root);
-    const expected = render();
+    const expected = await render();
     if (process.env.UPDATE_DOCS) writeFileSync(file, expected);
     expect(readFileSync(file, 'utf8')).toBe(expected);
   });
