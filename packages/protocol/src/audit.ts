@@ -7,7 +7,7 @@ import { NullableString, StringEnum } from './schemas.js';
  * `details.reason` then says why, as a short code.
  */
 export const AUDIT_EVENTS = {
-  'auth.signup': 'An account was created by sign-up.',
+  'auth.signup': 'An account was created by sign-up; failure reason: email_taken (the caller was answered as usual).',
   'auth.login': 'A sign-in attempt; failure reasons: unknown_user, wrong_password, suspended, not_active.',
   'auth.logout': 'A session was ended by its owner (sign-out).',
   'auth.logout_all': 'Every session of the user was ended by the user.',

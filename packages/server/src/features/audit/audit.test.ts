@@ -43,6 +43,7 @@ describe('audit trail', () => {
       payload: { email: 'alice@example.com', password: 'not the password' },
     });
     await server.login('nobody@example.com');
+    await server.signup('alice@example.com', 'another long password');
     await server.database.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', user.id).execute();
     await server.login('alice@example.com');
 
@@ -53,6 +54,7 @@ describe('audit trail', () => {
       .map((e) => [e.event, e.outcome, e.details.reason]);
     expect(ofAlice).toEqual([
       ['auth.login', 'failure', 'suspended'],
+      ['auth.signup', 'failure', 'email_taken'],
       ['auth.login', 'failure', 'wrong_password'],
       ['auth.login', 'success', undefined],
       ['auth.signup', 'success', undefined],

@@ -71,8 +71,18 @@ export class AuthService {
     const passwordHash = await hashPassword(body.password, passwordParams);
     const { email: _email, password: _password, ...profile } = body;
     const row = newUserRow({ projectId, email: body.email, passwordHash, role: 'user', now: clock.now(), profile });
+    // Both outcomes write one event, so a taken e-mail costs the same as a new one.
     if (await insertUser(db, row)) {
       await this.deps.audit.record(projectId, { event: 'auth.signup', actorId: row.id, subjectId: row.id, ...meta });
+    } else {
+      const existing = await findUserByEmail(db, projectId, row.email);
+      await this.deps.audit.record(projectId, {
+        event: 'auth.signup',
+        outcome: 'failure',
+        subjectId: existing?.id ?? null,
+        ...meta,
+        details: { reason: 'email_taken' },
+      });
     }
   }
 
