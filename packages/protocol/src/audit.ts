@@ -22,6 +22,7 @@ export const AUDIT_EVENTS = {
   'user.status_changed': 'An account was suspended or reactivated.',
   'user.deleted': 'An account was deleted.',
   'user.impersonated': 'An admin obtained a token that acts as the user.',
+  'signing_key.created': 'A token signing key was generated (first start, or a new algorithm).',
   'role.created': 'A role was created.',
   'role.updated': "A role's description or permissions changed.",
   'role.deleted': 'A role was deleted.',

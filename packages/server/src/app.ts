@@ -48,11 +48,15 @@ export async function buildApp(config: Config, database: Database, options: Buil
   const clock = options.clock ?? systemClock;
   const { db } = database;
   const projectId = await ensureDefaultProject(db, clock.now());
+  const audit = new AuditLog(database, clock, deriveKey(config.secret, 'audit-chain'));
   const keyRing = await loadKeyRing(db, {
     projectId,
     algorithm: config.jwtAlgorithm,
     sealKey: deriveKey(config.secret, 'signing-keys'),
     now: clock.now(),
+    onCreated: async (key) => {
+      await audit.record(projectId, { event: 'signing_key.created', details: { kid: key.kid, alg: key.alg } });
+    },
   });
   const verifier = createJwtVerifier({
     keys: keyRing.publicKeys,
@@ -76,7 +80,6 @@ export async function buildApp(config: Config, database: Database, options: Buil
     timeCost: config.argon2TimeCost,
     parallelism: config.argon2Parallelism,
   };
-  const audit = new AuditLog(database, clock, deriveKey(config.secret, 'audit-chain'));
   const settings = new ProjectSettingsService(db, clock, audit, {
     accessTokenTtl: config.accessTokenTtl,
     refreshTokenTtl: config.refreshTokenTtl,

@@ -207,13 +207,15 @@ describe('audit trail', () => {
       .where('project_id', '=', server.projectId)
       .orderBy('seq')
       .execute();
-    expect(rows.map((row) => Number(row.seq))).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    // The first event is the signing key generated at start.
+    expect(rows.map((row) => Number(row.seq))).toEqual(Array.from({ length: 26 }, (_, i) => i + 1));
     const [report] = await server.audit.verify();
-    expect(report).toEqual({ projectId: server.projectId, checked: 25, problem: null });
+    expect(report).toEqual({ projectId: server.projectId, checked: 26, problem: null });
   });
 
   it('detects an edited, a deleted, an inserted and a truncated event', async () => {
-    for (let i = 0; i < 6; i++) await server.login(`ghost${i}@example.com`);
+    // Six events: the signing key generated at start, then five failed sign-ins.
+    for (let i = 0; i < 5; i++) await server.login(`ghost${i}@example.com`);
     const { db } = server.database;
     const verify = async () => (await server.audit.verify())[0]?.problem;
     expect(await verify()).toBeNull();

@@ -20,7 +20,14 @@ export interface KeyRing {
  */
 export async function loadKeyRing(
   db: Kysely<Tables>,
-  options: { projectId: string; algorithm: SigningAlgorithm; sealKey: Uint8Array; now: number },
+  options: {
+    projectId: string;
+    algorithm: SigningAlgorithm;
+    sealKey: Uint8Array;
+    now: number;
+    /** Told of a key generated here (for the audit trail). */
+    onCreated?(key: { kid: string; alg: string }): Promise<void>;
+  },
 ): Promise<KeyRing> {
   let rows = await activeKeys(db, options.projectId);
   if (!rows.some((row) => row.alg === options.algorithm)) {
@@ -37,6 +44,7 @@ export async function loadKeyRing(
         retired_at: null,
       })
       .execute();
+    await options.onCreated?.({ kid: key.kid, alg: key.alg });
     rows = await activeKeys(db, options.projectId);
   }
   const current = rows.find((row) => row.alg === options.algorithm);
