@@ -17,7 +17,11 @@ const PUBLIC_ROUTES = new Set([
   'GET /ready',
 ]);
 
-const BODIES: Record<string, unknown> = { 'PATCH /users/me': { first_name: 'Mallory' } };
+const BODIES: Record<string, unknown> = {
+  'PATCH /users/me': { first_name: 'Mallory' },
+  'POST /webhooks': { url: 'https://example.com/hook', events: ['*'] },
+  'PATCH /webhooks/{id}': { enabled: false },
+};
 
 let server: TestServer;
 let routes: { method: string; url: string; name: string }[];
