@@ -30,6 +30,8 @@ export const AUDIT_EVENTS = {
   'webhook.created': 'A webhook subscription was created.',
   'webhook.updated': 'A webhook subscription was changed.',
   'webhook.deleted': 'A webhook subscription was deleted.',
+  'webhook.secret_rotated': "A webhook's signing secret was replaced; the old one no longer signs.",
+  'webhook.delivery_retried': 'An admin queued a failed webhook delivery again.',
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './projects.js';
 export * from './roles.js';
 export * from './schemas.js';
+export * from './webhooks.js';

@@ -8,6 +8,11 @@ export function NullableString(options: StringOptions = {}): TUnsafe<string | nu
   return Type.Unsafe<string | null>({ ...options, type: ['string', 'null'] });
 }
 
+/** An integer or null, as a type list for the same reason as NullableString. */
+export function NullableInteger(): TUnsafe<number | null> {
+  return Type.Unsafe<number | null>({ type: ['integer', 'null'] });
+}
+
 /** Passwords: at least 8 characters (NIST SP 800-63B), at most 256 so hashing work stays bounded. */
 export const Password = Type.String({ minLength: 8, maxLength: 256 });
 export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });

@@ -15,6 +15,7 @@ import { RevocationList, SessionService } from './features/sessions/index.js';
 import { loadKeyRing, signingKeyRoutes } from './features/signing-keys/index.js';
 import { ensureFirstAdmin } from './features/users/admin.js';
 import { userRoutes } from './features/users/index.js';
+import { WebhookDeliveryWorker, WebhookService, webhookRoutes } from './features/webhooks/index.js';
 import { type DeclaredRoute, registerAccessControl } from './http/access.js';
 import { createAuthenticators } from './http/authenticate.js';
 import { extractCredential } from './http/credentials.js';
@@ -30,6 +31,8 @@ export interface BuildOptions {
   clock?: Clock;
   /** Pino options or an instance; defaults to the configured level on stdout. */
   logger?: FastifyServerOptions['loggerInstance'];
+  /** `manual` leaves sending queued webhook deliveries to calls of `webhookDelivery.deliverDue()` (tests). */
+  webhookDelivery?: 'timer' | 'manual';
 }
 
 export interface Gatehouse {
@@ -37,6 +40,8 @@ export interface Gatehouse {
   auth: AuthService;
   sessions: SessionService;
   audit: AuditLog;
+  /** Sends queued webhook deliveries; runs on a timer unless built with `webhookDelivery: 'manual'`. */
+  webhookDelivery: WebhookDeliveryWorker;
   projectId: string;
   /** Every route with the access it declares (for the authorization tests and the docs). */
   routes: readonly DeclaredRoute[];
@@ -99,6 +104,9 @@ export async function buildApp(config: Config, database: Database, options: Buil
   });
   const roles = new RoleService(database, clock, audit);
   const authorizer = createAuthorizer(db);
+  const webhookKey = deriveKey(config.secret, 'webhooks');
+  const webhooks = new WebhookService({ db, clock, audit, sealKey: webhookKey, production: config.production });
+  audit.onAppend(webhooks.enqueue);
 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: logOptions(config.logLevel) }),
@@ -141,6 +149,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(roleRoutes, { roles });
   await app.register(projectRoutes, { settings });
   await app.register(auditRoutes, { audit });
+  await app.register(webhookRoutes, { webhooks });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -154,16 +163,26 @@ export async function buildApp(config: Config, database: Database, options: Buil
   }
 
   revocations.start((error) => app.log.error({ err: error }, 'revocation poll failed'));
+  const webhookDelivery = new WebhookDeliveryWorker({
+    db,
+    clock,
+    sealKey: webhookKey,
+    log: app.log,
+    userAgent: `Gatehouse-Webhooks/${VERSION}`,
+  });
+  if (options.webhookDelivery !== 'manual') webhookDelivery.start();
   await app.ready();
   return {
     app,
     auth,
     sessions,
     audit,
+    webhookDelivery,
     projectId,
     routes,
     async close() {
       revocations.stop();
+      await webhookDelivery.stop();
       await app.close();
     },
   };
