@@ -52,8 +52,9 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
         await authorize(request.caller, permission, request);
       });
     }
-    const existing = route.preHandler === undefined ? [] : [route.preHandler].flat();
-    route.preHandler = [...guards, ...existing] as typeof route.preHandler;
+    // Before validation: a caller without a credential gets 401, never a 400 that describes the body schema.
+    const existing = route.preValidation === undefined ? [] : [route.preValidation].flat();
+    route.preValidation = [...guards, ...existing] as typeof route.preValidation;
     if (route.schema) {
       const note =
         typeof access === 'object'
