@@ -32,6 +32,19 @@ export const ERROR_CODES = {
   },
   INTERNAL: { status: 500, description: 'An unexpected server error. The response carries no detail; the log does.' },
   SERVICE_UNAVAILABLE: { status: 503, description: 'A dependency (database, cache) is not reachable.' },
+  RECORD_NOT_FOUND: {
+    status: 404,
+    description:
+      "The record does not exist in this project (or the id is malformed); another project's ids answer the same.",
+  },
+  LAST_ADMIN: {
+    status: 409,
+    description: 'The change would leave the project without an active user whose role grants `*`.',
+  },
+  USER_NOT_ACTIVE: {
+    status: 409,
+    description: 'The target account is suspended or not yet active, so this cannot be done to it.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
