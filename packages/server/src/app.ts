@@ -6,6 +6,7 @@ import { createJwtVerifier } from './crypto/jwt.js';
 import type { PasswordParams } from './crypto/password.js';
 import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
+import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
 import { healthRoutes } from './features/health/index.js';
@@ -79,6 +80,14 @@ export async function buildApp(config: Config, database: Database, options: Buil
   const audit = new AuditLog(database, clock, deriveKey(config.secret, 'audit-chain'));
   const auth = new AuthService({ db, clock, config, projectId, keyRing, verifier, sessions, passwordParams, audit });
   const authorizer = createAuthorizer(db);
+  const adminUsers = new AdminUserService({
+    database,
+    clock,
+    sessions,
+    audit,
+    passwordParams,
+    impersonate: (input) => auth.impersonate(input),
+  });
 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: logOptions(config.logLevel) }),
@@ -116,6 +125,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     secureCookies: config.secureCookies,
   });
   await app.register(userRoutes, { db, clock, sessions, audit });
+  await app.register(adminUserRoutes, { service: adminUsers });
   await app.register(auditRoutes, { audit, ensureActive: (caller) => authorizer.ensureActive(caller) });
 
   if (config.adminEmail && config.adminPassword) {
