@@ -20,15 +20,10 @@ export const ERROR_CODES = {
     description: 'The caller may not do this, or a cookie-authenticated write came from a foreign origin.',
   },
   ROUTE_NOT_FOUND: { status: 404, description: 'No route matches the method and path.' },
-  RECORD_NOT_FOUND: { status: 404, description: 'The record named in the path does not exist in this project.' },
   RECORD_NOT_UNIQUE: { status: 409, description: 'A record with the same unique value already exists.' },
   RECORD_IN_USE: {
     status: 409,
     description: 'The record is still referenced and cannot be removed (e.g. a role assigned to accounts).',
-  },
-  LAST_ADMIN: {
-    status: 409,
-    description: 'The change would leave the project without an active administrator.',
   },
   CONTENT_TOO_LARGE: { status: 413, description: 'The request body is larger than the configured limit.' },
   UNSUPPORTED_MEDIA_TYPE: {
@@ -41,6 +36,19 @@ export const ERROR_CODES = {
   },
   INTERNAL: { status: 500, description: 'An unexpected server error. The response carries no detail; the log does.' },
   SERVICE_UNAVAILABLE: { status: 503, description: 'A dependency (database, cache) is not reachable.' },
+  RECORD_NOT_FOUND: {
+    status: 404,
+    description:
+      "The record does not exist in this project (or the id is malformed); another project's ids answer the same.",
+  },
+  LAST_ADMIN: {
+    status: 409,
+    description: 'The change would leave the project without an active user whose role grants `*`.',
+  },
+  USER_NOT_ACTIVE: {
+    status: 409,
+    description: 'The target account is suspended or not yet active, so this cannot be done to it.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

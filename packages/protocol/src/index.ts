@@ -1,3 +1,4 @@
+export * from './admin-users.js';
 export * from './audit.js';
 export * from './errors.js';
 export * from './projects.js';

@@ -6,6 +6,7 @@ import { createJwtVerifier } from './crypto/jwt.js';
 import type { PasswordParams } from './crypto/password.js';
 import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
+import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
 import { healthRoutes } from './features/health/index.js';
@@ -107,6 +108,14 @@ export async function buildApp(config: Config, database: Database, options: Buil
   const webhookKey = deriveKey(config.secret, 'webhooks');
   const webhooks = new WebhookService({ db, clock, audit, sealKey: webhookKey, production: config.production });
   audit.onAppend(webhooks.enqueue);
+  const adminUsers = new AdminUserService({
+    database,
+    clock,
+    sessions,
+    audit,
+    passwordParams,
+    impersonate: (input) => auth.impersonate(input),
+  });
 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: logOptions(config.logLevel) }),
@@ -150,6 +159,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(projectRoutes, { settings });
   await app.register(auditRoutes, { audit });
   await app.register(webhookRoutes, { webhooks });
+  await app.register(adminUserRoutes, { service: adminUsers });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {

@@ -177,6 +177,35 @@ export class AuthService {
     return result.claims.sid;
   }
 
+  /**
+   * An access token for `userId` that an admin (`actorId`) uses to act as the user, for support. It belongs to a
+   * session of its own, opened with the admin as actor, so it shows in the user's session list and can be
+   * revoked; the session ends when the token expires and there is no refresh token. The token carries
+   * `act: { sub: actorId }` (RFC 8693) and `amr: ["impersonation"]`, so nothing takes it for the user's own
+   * sign-in. Answers null when the user is missing or not active. Who may impersonate whom is the caller's rule.
+   */
+  async impersonate(input: {
+    userId: string;
+    actorId: string;
+    lifetime: number;
+    meta: RequestMeta;
+  }): Promise<{ token: string; expires: number; sessionId: string } | null> {
+    const found = await findUserWithPermissions(this.deps.db, input.userId);
+    if (found?.user.status !== 'active' || found.user.project_id !== this.deps.projectId) return null;
+    const { session } = await this.deps.sessions.start({
+      projectId: this.deps.projectId,
+      userId: found.user.id,
+      mode: 'json',
+      amr: ['impersonation'],
+      ip: input.meta.ip,
+      userAgent: input.meta.userAgent,
+      actorId: input.actorId,
+      lifetime: input.lifetime,
+    });
+    const issued = await this.issue(found, session, 'json', null, { act: { sub: input.actorId } });
+    return { token: issued.token, expires: issued.expires, sessionId: session.id };
+  }
+
   /** Resolves a request credential to a caller, or throws the registry error that describes why not. */
   async resolveCaller(credential: Credential): Promise<Caller> {
     if (credential.source === 'api-key-header' || credential.token.split('.').length !== 3) {
@@ -255,6 +284,7 @@ export class AuthService {
     session: SessionRow,
     mode: AuthMode,
     refreshToken: string | null,
+    extraClaims: { act?: { sub: string } } = {},
   ): Promise<IssuedTokens> {
     const { config, clock, keyRing, projectId, settings } = this.deps;
     const lifetimes = settings.lifetimes(await settings.get(projectId));
@@ -274,6 +304,7 @@ export class AuthService {
         amr: JSON.parse(session.amr) as string[],
         auth_time: Math.floor(session.auth_time / 1000),
         token_use: use,
+        ...extraClaims,
       },
       { issuer: config.publicUrl, audience: config.jwtAudience, subject: user.id, expiresInSeconds, now },
     );

@@ -61,9 +61,11 @@ export class SessionService {
     actorId?: string;
     /** The project's refresh-token lifetime when it is shorter than the server's. */
     refreshTokenTtl?: number;
+    /** A fixed lifetime in milliseconds instead of the policy's (an impersonation session ends with its token). */
+    lifetime?: number;
   }): Promise<{ session: SessionRow; refreshToken: string }> {
     const now = this.clock.now();
-    const absolute = now + this.policy.absoluteTtl;
+    const absolute = now + (input.lifetime ?? this.policy.absoluteTtl);
     const session: SessionsTable = {
       id: randomId(),
       project_id: input.projectId,
@@ -73,7 +75,10 @@ export class SessionService {
       auth_time: now,
       created_at: now,
       last_used_at: now,
-      expires_at: Math.min(now + (input.refreshTokenTtl ?? this.policy.refreshTokenTtl), absolute),
+      expires_at:
+        input.lifetime === undefined
+          ? Math.min(now + (input.refreshTokenTtl ?? this.policy.refreshTokenTtl), absolute)
+          : absolute,
       absolute_expires_at: absolute,
       revoked_at: null,
       revoked_reason: null,
@@ -164,6 +169,14 @@ export class SessionService {
     );
     this.revocations.add(ids);
     return ids;
+  }
+
+  /**
+   * Tells this node's revocation list about sessions that ended without a revoked row, because their user was
+   * deleted (the rows went with it): their tokens stop working here at once.
+   */
+  forget(sessionIds: readonly string[]): void {
+    this.revocations.add(sessionIds);
   }
 
   async listActive(userId: string): Promise<SessionRow[]> {

@@ -2,4 +2,11 @@ import './account.js';
 
 export { userRoutes } from './routes.js';
 export { iso, newUserRow, normalizeEmail, toPublicUser } from './service.js';
-export { findUserByEmail, findUserById, findUserWithPermissions, insertUser, updateUser } from './store.js';
+export {
+  findUserByEmail,
+  findUserById,
+  findUserWithPermissions,
+  insertUser,
+  PROFILE_COLUMNS,
+  updateUser,
+} from './store.js';

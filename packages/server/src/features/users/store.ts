@@ -16,7 +16,7 @@ export async function findUserByEmail(
 }
 
 /** Every column but the password hash, which only the password check needs (and so only it loads). */
-const PROFILE_COLUMNS = [
+export const PROFILE_COLUMNS = [
   'users.id',
   'users.project_id',
   'users.email',
