@@ -1,3 +1,4 @@
 export * from './audit.js';
 export * from './errors.js';
+export * from './mail.js';
 export * from './schemas.js';

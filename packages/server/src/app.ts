@@ -9,6 +9,7 @@ import type { Database } from './db/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
 import { healthRoutes } from './features/health/index.js';
+import { outboxRoutes } from './features/outbox/index.js';
 import { ensureDefaultProject } from './features/projects/index.js';
 import { createAuthorizer } from './features/roles/index.js';
 import { RevocationList, SessionService } from './features/sessions/index.js';
@@ -23,6 +24,7 @@ import { registerOpenApi } from './http/openapi.js';
 import { createOriginCheck } from './http/origin.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { logOptions } from './logging.js';
+import { createSmtpTransport, Mailer } from './mail/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -30,13 +32,18 @@ export interface BuildOptions {
   clock?: Clock;
   /** Pino options or an instance; defaults to the configured level on stdout. */
   logger?: FastifyServerOptions['loggerInstance'];
+  /** How often failed mail is retried, in ms (30 s); 0 starts no timer (tests call `mailer.retryDue()`). */
+  mailRetryInterval?: number;
 }
+
+const MAIL_RETRY_INTERVAL = 30_000;
 
 export interface Gatehouse {
   app: FastifyInstance;
   auth: AuthService;
   sessions: SessionService;
   audit: AuditLog;
+  mailer: Mailer;
   projectId: string;
   /** Every route with the access it declares (for the authorization tests and the docs). */
   routes: readonly DeclaredRoute[];
@@ -96,6 +103,17 @@ export async function buildApp(config: Config, database: Database, options: Buil
   registerSecurityHeaders(app, { hsts: config.secureCookies });
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION });
 
+  const mailer = new Mailer({
+    db,
+    clock,
+    transport: config.smtpUrl ? await createSmtpTransport({ url: config.smtpUrl, timeout: config.smtpTimeout }) : null,
+    from: config.mailFrom,
+    log: app.log,
+  });
+  if (!mailer.delivers && config.production) {
+    app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
+  }
+
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
     resolve: (credential) => auth.resolveCaller(credential),
@@ -117,6 +135,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   });
   await app.register(userRoutes, { db, clock, sessions, audit });
   await app.register(auditRoutes, { audit, ensureActive: (caller) => authorizer.ensureActive(caller) });
+  await app.register(outboxRoutes, { mailer });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -130,17 +149,21 @@ export async function buildApp(config: Config, database: Database, options: Buil
   }
 
   revocations.start((error) => app.log.error({ err: error }, 'revocation poll failed'));
+  const mailRetryInterval = options.mailRetryInterval ?? MAIL_RETRY_INTERVAL;
+  if (mailRetryInterval > 0) mailer.start(mailRetryInterval);
   await app.ready();
   return {
     app,
     auth,
     sessions,
     audit,
+    mailer,
     projectId,
     routes,
     async close() {
       revocations.stop();
       await app.close();
+      await mailer.close();
     },
   };
 }

@@ -55,7 +55,7 @@ describe('gatehouse CLI', () => {
     const env = await environment();
     const first = capture();
     expect(await runCli(['migrate'], env, first.io)).toBe(0);
-    expect(first.out).toEqual(['applied: 001-initial, 002-admin-audit']);
+    expect(first.out).toEqual(['applied: 001-initial, 002-admin-audit, 003-mail-invitations']);
     const second = capture();
     expect(await runCli(['migrate'], env, second.io)).toBe(0);
     expect(second.out).toEqual(['database is up to date']);
