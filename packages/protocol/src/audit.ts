@@ -22,6 +22,10 @@ export const AUDIT_EVENTS = {
   'user.status_changed': 'An account was suspended or reactivated.',
   'user.deleted': 'An account was deleted.',
   'user.impersonated': 'An admin obtained a token that acts as the user.',
+  'user.invited': 'An admin invited someone by e-mail (or invited them again); the account waits with status invited.',
+  'invitation.accepted':
+    'An invitation link was used to set a password and activate the account; failure reasons: expired, used, revoked.',
+  'invitation.revoked': 'An admin revoked a pending invitation; the account it created, never activated, is gone.',
   'role.created': 'A role was created.',
   'role.updated': "A role's description or permissions changed.",
   'role.deleted': 'A role was deleted.',

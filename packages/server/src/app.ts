@@ -9,6 +9,7 @@ import type { Database } from './db/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
 import { healthRoutes } from './features/health/index.js';
+import { InvitationService, invitationRoutes } from './features/invitations/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
 import { ensureDefaultProject } from './features/projects/index.js';
 import { createAuthorizer } from './features/roles/index.js';
@@ -113,6 +114,16 @@ export async function buildApp(config: Config, database: Database, options: Buil
   if (!mailer.delivers && config.production) {
     app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
   }
+  const invitations = new InvitationService({
+    db,
+    clock,
+    mailer,
+    audit,
+    passwordParams,
+    publicUrl: config.publicUrl,
+    inviteUrlAllowList: config.inviteUrlAllowList,
+    ttl: config.invitationTtl,
+  });
 
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
@@ -135,6 +146,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   });
   await app.register(userRoutes, { db, clock, sessions, audit });
   await app.register(auditRoutes, { audit, ensureActive: (caller) => authorizer.ensureActive(caller) });
+  await app.register(invitationRoutes, { invitations, clock });
   await app.register(outboxRoutes, { mailer });
 
   if (config.adminEmail && config.adminPassword) {

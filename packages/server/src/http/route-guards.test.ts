@@ -11,13 +11,17 @@ const PUBLIC_ROUTES = new Set([
   'POST /auth/login',
   'POST /auth/refresh',
   'POST /auth/logout',
+  'POST /users/invite/accept',
   'GET /.well-known/jwks.json',
   'GET /.well-known/openid-configuration',
   'GET /health',
   'GET /ready',
 ]);
 
-const BODIES: Record<string, unknown> = { 'PATCH /users/me': { first_name: 'Mallory' } };
+const BODIES: Record<string, unknown> = {
+  'PATCH /users/me': { first_name: 'Mallory' },
+  'POST /users/invite': { email: 'mallory@example.com', role: 'admin' },
+};
 
 let server: TestServer;
 let routes: { method: string; url: string; name: string }[];
