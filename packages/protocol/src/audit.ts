@@ -23,6 +23,10 @@ export const AUDIT_EVENTS = {
   'user.deleted': 'An account was deleted.',
   'user.impersonated': 'An admin obtained a token that acts as the user.',
   'signing_key.created': 'A token signing key was generated (first start, or a new algorithm).',
+  'user.invited': 'An admin invited someone by e-mail (or invited them again); the account waits with status invited.',
+  'invitation.accepted':
+    'An invitation link was used to set a password and activate the account; failure reasons: expired, used, revoked.',
+  'invitation.revoked': 'An admin revoked a pending invitation; the account it created, never activated, is gone.',
   'role.created': 'A role was created.',
   'role.updated': "A role's description or permissions changed.",
   'role.deleted': 'A role was deleted.',

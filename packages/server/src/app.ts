@@ -10,6 +10,8 @@ import { AdminUserService, adminUserRoutes } from './features/admin-users/index.
 import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
 import { healthRoutes } from './features/health/index.js';
+import { InvitationService, invitationRoutes } from './features/invitations/index.js';
+import { outboxRoutes } from './features/outbox/index.js';
 import { ensureDefaultProject, ProjectSettingsService, projectRoutes } from './features/projects/index.js';
 import { createAuthorizer, RoleService, roleRoutes } from './features/roles/index.js';
 import { RevocationList, SessionService } from './features/sessions/index.js';
@@ -25,6 +27,7 @@ import { registerOpenApi } from './http/openapi.js';
 import { createOriginCheck } from './http/origin.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { logOptions } from './logging.js';
+import { createSmtpTransport, Mailer } from './mail/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -34,7 +37,11 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['loggerInstance'];
   /** `manual` leaves sending queued webhook deliveries to calls of `webhookDelivery.deliverDue()` (tests). */
   webhookDelivery?: 'timer' | 'manual';
+  /** How often failed mail is retried, in ms (30 s); 0 starts no timer (tests call `mailer.retryDue()`). */
+  mailRetryInterval?: number;
 }
+
+const MAIL_RETRY_INTERVAL = 30_000;
 
 export interface Gatehouse {
   app: FastifyInstance;
@@ -43,6 +50,7 @@ export interface Gatehouse {
   audit: AuditLog;
   /** Sends queued webhook deliveries; runs on a timer unless built with `webhookDelivery: 'manual'`. */
   webhookDelivery: WebhookDeliveryWorker;
+  mailer: Mailer;
   projectId: string;
   /** Every route with the access it declares (for the authorization tests and the docs). */
   routes: readonly DeclaredRoute[];
@@ -134,6 +142,27 @@ export async function buildApp(config: Config, database: Database, options: Buil
   registerSecurityHeaders(app, { hsts: config.secureCookies });
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION });
 
+  const mailer = new Mailer({
+    db,
+    clock,
+    transport: config.smtpUrl ? await createSmtpTransport({ url: config.smtpUrl, timeout: config.smtpTimeout }) : null,
+    from: config.mailFrom,
+    log: app.log,
+  });
+  if (!mailer.delivers && config.production) {
+    app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
+  }
+  const invitations = new InvitationService({
+    db,
+    clock,
+    mailer,
+    audit,
+    passwordParams,
+    publicUrl: config.publicUrl,
+    inviteUrlAllowList: config.inviteUrlAllowList,
+    ttl: config.invitationTtl,
+  });
+
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
     resolve: (credential) => auth.resolveCaller(credential),
@@ -160,6 +189,8 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(auditRoutes, { audit });
   await app.register(webhookRoutes, { webhooks });
   await app.register(adminUserRoutes, { service: adminUsers });
+  await app.register(invitationRoutes, { invitations, clock });
+  await app.register(outboxRoutes, { mailer });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -181,6 +212,8 @@ export async function buildApp(config: Config, database: Database, options: Buil
     userAgent: `Gatehouse-Webhooks/${VERSION}`,
   });
   if (options.webhookDelivery !== 'manual') webhookDelivery.start();
+  const mailRetryInterval = options.mailRetryInterval ?? MAIL_RETRY_INTERVAL;
+  if (mailRetryInterval > 0) mailer.start(mailRetryInterval);
   await app.ready();
   return {
     app,
@@ -188,12 +221,14 @@ export async function buildApp(config: Config, database: Database, options: Buil
     sessions,
     audit,
     webhookDelivery,
+    mailer,
     projectId,
     routes,
     async close() {
       revocations.stop();
       await webhookDelivery.stop();
       await app.close();
+      await mailer.close();
     },
   };
 }

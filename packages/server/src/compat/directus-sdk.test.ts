@@ -1,4 +1,13 @@
-import { authentication, createDirectus, readMe, rest, updateMe } from '@directus/sdk';
+import {
+  acceptUserInvite,
+  authentication,
+  createDirectus,
+  inviteUser,
+  readMe,
+  rest,
+  staticToken,
+  updateMe,
+} from '@directus/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBrowserFetch } from '../testing/cookie-jar.js';
 import { createTestServer, PUBLIC_URL, TEST_PASSWORD, type TestServer } from '../testing/test-server.js';
@@ -74,5 +83,34 @@ describe.each(['json', 'cookie', 'session'] as const)('@directus/sdk in %s mode'
     await expect(client.login('nobody@example.com', 'wrong password')).rejects.toMatchObject({
       errors: [{ message: 'Invalid user credentials.', extensions: { code: 'INVALID_CREDENTIALS' } }],
     });
+  });
+});
+
+describe('@directus/sdk invitations', () => {
+  it('invites with inviteUser (role id) and accepts with acceptUserInvite', async () => {
+    const admin = await server.admin();
+    const { id: roleId } = await server.database.db
+      .selectFrom('roles')
+      .select('id')
+      .where('name', '=', 'user')
+      .executeTakeFirstOrThrow();
+    const adminClient = createDirectus(url).with(staticToken(admin.accessToken)).with(rest());
+    await adminClient.request(inviteUser('sdk-invitee@example.com', roleId));
+
+    // No SMTP server in this test: the link waits in the development outbox.
+    const outbox = await server.app.inject({
+      method: 'GET',
+      url: '/outbox?kind=invitation',
+      headers: { authorization: `Bearer ${admin.accessToken}` },
+    });
+    const text: string = outbox.json().data[0].text;
+    const token = new URL(/(http\S+)/.exec(text)?.[1] ?? '').searchParams.get('token') ?? '';
+
+    await createDirectus(url).with(rest()).request(acceptUserInvite(token, 'chosen by the invitee'));
+    const client = createDirectus(url)
+      .with(authentication('json', { autoRefresh: false }))
+      .with(rest());
+    await client.login('sdk-invitee@example.com', 'chosen by the invitee');
+    expect(await client.request(readMe())).toMatchObject({ email: 'sdk-invitee@example.com', status: 'active' });
   });
 });

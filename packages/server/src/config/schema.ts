@@ -41,6 +41,27 @@ function list(): FieldSpec<string[]>['parse'] {
       .filter((item) => item.length > 0);
 }
 
+/** One line of text for a mail header: no CR, LF or other control characters. */
+function headerText(): FieldSpec<string>['parse'] {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  return (raw) => (/[\u0000-\u001f\u007f]/.test(raw) ? { error: 'must be one line without control characters' } : raw);
+}
+
+/** A comma-separated list of absolute http(s) URLs. */
+function urlList(): FieldSpec<string[]>['parse'] {
+  return (raw) => {
+    const items = list()(raw) as string[];
+    const wrong = items.find((item) => {
+      try {
+        return !['http:', 'https:'].includes(new URL(item).protocol);
+      } catch {
+        return true;
+      }
+    });
+    return wrong === undefined ? items : { error: `must list http or https URLs (not ${JSON.stringify(wrong)})` };
+  };
+}
+
 function url(protocols: string[]): FieldSpec<string>['parse'] {
   return (raw) => {
     try {
@@ -97,14 +118,22 @@ export const CONFIG_SCHEMA = {
   smtpUrl: {
     env: 'GATEHOUSE_SMTP_URL',
     default: undefined,
-    description: 'SMTP server for outgoing mail; unset sends mail to the development outbox and the log.',
+    description:
+      'SMTP server for outgoing mail, `smtp://user:pass@host:587` or `smtps://...`; unset keeps mail in the outbox table (read it at `GET /outbox`).',
     parse: url(['smtp:', 'smtps:']),
+  },
+  smtpTimeout: {
+    env: 'GATEHOUSE_SMTP_TIMEOUT',
+    default: '10s',
+    description:
+      'Longest wait for the SMTP server to accept a connection, greet, or answer a command; a slower server fails the attempt, which is retried later.',
+    parse: duration(100),
   },
   mailFrom: {
     env: 'GATEHOUSE_MAIL_FROM',
-    default: undefined,
-    description: 'Sender address of outgoing mail.',
-    parse: text(),
+    default: 'Gatehouse <no-reply@localhost>',
+    description: 'Sender of outgoing mail, an address with an optional display name: `Name <address>`.',
+    parse: headerText(),
   },
   accessTokenTtl: {
     env: 'GATEHOUSE_ACCESS_TOKEN_TTL',
@@ -168,6 +197,19 @@ export const CONFIG_SCHEMA = {
     default: '',
     description: 'Comma-separated URLs a password reset link may point to.',
     parse: list(),
+  },
+  inviteUrlAllowList: {
+    env: 'GATEHOUSE_INVITE_URL_ALLOW_LIST',
+    default: '',
+    description:
+      'Comma-separated URL prefixes an invitation link (`invite_url`) may point to; links under the public URL are always allowed.',
+    parse: urlList(),
+  },
+  invitationTtl: {
+    env: 'GATEHOUSE_INVITATION_TTL',
+    default: '7d',
+    description: 'How long an invitation link can be accepted.',
+    parse: duration(60_000),
   },
   redirectAllowList: {
     env: 'GATEHOUSE_REDIRECT_ALLOW_LIST',

@@ -144,6 +144,46 @@ export interface WebhookDeliveriesTable {
   delivered_at: Millis | null;
 }
 
+/**
+ * One outgoing message. `held`: no SMTP server is configured, the message stays here (development outbox).
+ * `pending`: stored, the first attempt is under way. `sent`: delivered to the SMTP server. `failed`: the last
+ * attempt failed; retried at `next_attempt_at`, or given up when that is null. With SMTP, `text` and `html` are
+ * cleared once the message is sent or given up, so live links do not stay in the database.
+ */
+export interface OutboxTable {
+  id: string;
+  project_id: string;
+  kind: string;
+  to: string;
+  subject: string;
+  text: string | null;
+  html: string | null;
+  status: 'held' | 'pending' | 'sent' | 'failed';
+  attempts: number;
+  /** When the worker tries (again); while an attempt runs, the end of its lease. Null when nothing is due. */
+  next_attempt_at: Millis | null;
+  last_error: string | null;
+  created_at: Millis;
+  sent_at: Millis | null;
+}
+
+/** An invitation to an account; only the SHA-256 of its token is stored. */
+export interface InvitationsTable {
+  id: string;
+  project_id: string;
+  /** The invited account; null once that account is deleted. */
+  user_id: string | null;
+  email: string;
+  role: string;
+  token_hash: string;
+  /** The admin who invited (no foreign key: the record outlives them). */
+  invited_by: string | null;
+  created_at: Millis;
+  expires_at: Millis;
+  accepted_at: Millis | null;
+  revoked_at: Millis | null;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -160,6 +200,8 @@ export interface Tables {
   audit_heads: AuditHeadsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  outbox: OutboxTable;
+  invitations: InvitationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -173,3 +215,5 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type OutboxRow = Selectable<OutboxTable>;
+export type InvitationRow = Selectable<InvitationsTable>;

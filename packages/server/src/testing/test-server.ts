@@ -65,7 +65,12 @@ export async function createTestServer(env: Record<string, string> = {}): Promis
   });
   const logger = pino(logOptions(config.logLevel) as pino.LoggerOptions, sink);
   await migrate(testDatabase.database);
-  const gatehouse = await buildApp(config, testDatabase.database, { clock, logger, webhookDelivery: 'manual' });
+  const gatehouse = await buildApp(config, testDatabase.database, {
+    clock,
+    logger,
+    webhookDelivery: 'manual',
+    mailRetryInterval: 0,
+  });
   const { app } = gatehouse;
 
   const server: TestServer = {

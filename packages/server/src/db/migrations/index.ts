@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from '../database.js';
 import * as initial from './001-initial.js';
 import * as adminAudit from './002-admin-audit.js';
+import * as mailInvitations from './003-mail-invitations.js';
 import * as webhooks from './004-webhooks.js';
 
 export interface Migration {
@@ -13,5 +14,6 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { name: '001-initial', up: initial.up },
   { name: '002-admin-audit', up: adminAudit.up },
+  { name: '003-mail-invitations', up: mailInvitations.up },
   { name: '004-webhooks', up: webhooks.up },
 ];

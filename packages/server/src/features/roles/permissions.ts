@@ -15,6 +15,7 @@ export const PERMISSIONS = {
   'audit:read': 'Read the audit trail of the project.',
   'webhooks:read': 'List webhooks and their deliveries.',
   'webhooks:write': 'Create, update and delete webhooks.',
+  'outbox:read': 'Read outgoing mail in the outbox, including the links it carries (development outbox).',
 } as const satisfies Record<string, string>;
 
 export type Permission = keyof typeof PERMISSIONS;

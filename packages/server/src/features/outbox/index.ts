@@ -1,0 +1,1 @@
+export { outboxRoutes, parseTimeCursor, toOutboxMessage } from './routes.js';
