@@ -122,6 +122,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     sessions,
     audit,
     passwordParams,
+    settings,
     impersonate: (input) => auth.impersonate(input),
   });
 
@@ -158,6 +159,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     mailer,
     audit,
     passwordParams,
+    settings,
     publicUrl: config.publicUrl,
     inviteUrlAllowList: config.inviteUrlAllowList,
     ttl: config.invitationTtl,

@@ -6,7 +6,8 @@ import { hashPassword, type PasswordParams } from '../../crypto/password.js';
 import type { Database } from '../../db/database.js';
 import type { SessionRow, Tables, UserProfile, UserUpdate } from '../../db/types.js';
 import type { AuditLog } from '../audit/index.js';
-import { hasPermission, PERMISSIONS } from '../roles/index.js';
+import { checkPasswordPolicy, type ProjectSettingsService } from '../projects/index.js';
+import { hasPermission, lockAdministration, PERMISSIONS } from '../roles/index.js';
 import type { SessionService } from '../sessions/index.js';
 import { insertUser, newUserRow, normalizeEmail } from '../users/index.js';
 import { decodeCursor, encodeCursor, isUuid, keyKind } from './cursor.js';
@@ -62,6 +63,7 @@ export interface AdminUserServiceDeps {
   audit: AuditLog;
   passwordParams: PasswordParams;
   impersonate: Impersonator;
+  settings: ProjectSettingsService;
 }
 
 export interface ListQuery {
@@ -129,6 +131,9 @@ export class AdminUserService {
     if (!permissions) return refuse('unknown_role', role);
     if (!coversAdministrative(caller.permissions, permissions)) return refuse('role_too_strong');
     const { email, password, role: _role, status, ...profile } = body;
+    if (password !== undefined) {
+      checkPasswordPolicy(await this.deps.settings.get(caller.projectId), password, normalizeEmail(email));
+    }
     const row = newUserRow({
       projectId: caller.projectId,
       email,
@@ -321,7 +326,7 @@ export class AdminUserService {
     const { database } = this.deps;
     try {
       return await database.db.transaction().execute(async (trx) => {
-        await store.lockProjectAdmins(trx, database.dialect, projectId);
+        await lockAdministration(trx, database.dialect, projectId);
         return work(trx, await store.rolePermissions(trx, projectId));
       });
     } catch (error) {

@@ -1,6 +1,5 @@
 import type { UserSort } from '@gatehouse/protocol';
 import { type Expression, type Kysely, type SqlBool, sql, type Transaction } from 'kysely';
-import type { Dialect } from '../../db/database.js';
 import type { Tables, UserProfile, UserUpdate } from '../../db/types.js';
 import { PROFILE_COLUMNS } from '../users/index.js';
 import type { UserCursor } from './cursor.js';
@@ -128,16 +127,6 @@ export async function deleteUserInProject(db: Executor, projectId: string, id: s
     .execute();
   await db.deleteFrom('users').where('id', '=', id).where('project_id', '=', projectId).execute();
   return sessions.map((row) => row.id);
-}
-
-/**
- * Serializes the changes that could remove a project's last admin. PostgreSQL: a transaction-scoped advisory
- * lock per project, held until commit, so two admins demoting each other at once are checked one after the
- * other. SQLite needs nothing: Gatehouse's one connection runs one transaction at a time.
- */
-export async function lockProjectAdmins(trx: Transaction<Tables>, dialect: Dialect, projectId: string): Promise<void> {
-  if (dialect !== 'postgres') return;
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:admins:${projectId}`}, 0))`.execute(trx);
 }
 
 /** True when a write failed on a unique constraint (the e-mail of a project), on either dialect. */

@@ -9,6 +9,7 @@ import type { InvitationRow, Tables } from '../../db/types.js';
 import { isAllowedUrl } from '../../http/allowed-url.js';
 import { invitationMail, type Mailer } from '../../mail/index.js';
 import type { AuditLog } from '../audit/index.js';
+import { checkPasswordPolicy, type ProjectSettingsService } from '../projects/index.js';
 import { hasPermission } from '../roles/index.js';
 import { findUserByEmail, findUserById, insertUser, newUserRow, normalizeEmail, updateUser } from '../users/index.js';
 import * as store from './store.js';
@@ -19,6 +20,7 @@ export interface InvitationServiceDeps {
   mailer: Mailer;
   audit: AuditLog;
   passwordParams: PasswordParams;
+  settings: ProjectSettingsService;
   publicUrl: string;
   /** URL prefixes `invite_url` may point under, besides the public URL. */
   inviteUrlAllowList: readonly string[];
@@ -142,6 +144,7 @@ export class InvitationService {
       await this.recordAcceptance(invitation, meta, reason);
       return { ok: false, reason };
     }
+    checkPasswordPolicy(await this.deps.settings.get(invitation.project_id), body.password, invitation.email);
     // Hashed before the transaction: argon2 is slow, and the claim below must stay short.
     const passwordHash = await hashPassword(body.password, this.deps.passwordParams);
     const userId = invitation.user_id;

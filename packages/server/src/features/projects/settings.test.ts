@@ -110,6 +110,37 @@ describe('project settings', () => {
     await server.signup('carol@example.com', 'sixteen characters, at least');
   });
 
+  it('enforces the password policy when an admin sets a password and when an invitation is accepted', async () => {
+    await settings('PATCH', { password: { min_length: 16 } });
+    const bearer = { authorization: `Bearer ${admin.accessToken}` };
+    const created = await server.app.inject({
+      method: 'POST',
+      url: '/users',
+      headers: bearer,
+      payload: { email: 'dave@example.com', password: 'short password' },
+    });
+    expect(created.statusCode).toBe(400);
+    expect(created.json().errors[0].message).toContain('16');
+
+    const invited = await server.app.inject({
+      method: 'POST',
+      url: '/users/invite',
+      headers: bearer,
+      payload: { email: 'erin@example.com', role: 'user' },
+    });
+    expect(invited.statusCode).toBe(204);
+    const outbox = await server.app.inject({ method: 'GET', url: '/outbox', headers: bearer });
+    const text = JSON.stringify(outbox.json().data);
+    const token = /token=([A-Za-z0-9_-]+)/.exec(text)?.[1] ?? '';
+    expect(token).not.toBe('');
+    const accept = (password: string) =>
+      server.app.inject({ method: 'POST', url: '/users/invite/accept', payload: { token, password } });
+    const weak = await accept('short password');
+    expect(weak.statusCode).toBe(400);
+    // The refused attempt did not use up the invitation.
+    expect((await accept('a long enough password')).statusCode).toBe(204);
+  });
+
   it('needs projects:read and projects:write, and records changes', async () => {
     const user = await server.user();
     expect((await settings('GET', undefined, 'default', user.accessToken)).statusCode).toBe(403);

@@ -140,5 +140,6 @@ export class RoleService {
  * write transaction at a time already; PostgreSQL takes a transaction-scoped advisory lock per project.
  */
 export async function lockAdministration(trx: Transaction<Tables>, dialect: Database['dialect'], projectId: string) {
-  if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(72658, hashtext(${projectId}))`.execute(trx);
+  if (dialect !== 'postgres') return;
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:admins:${projectId}`}, 0))`.execute(trx);
 }
