@@ -184,6 +184,27 @@ export interface InvitationsTable {
   revoked_at: Millis | null;
 }
 
+/** A single-use secret sent to a person (see features/one-time-tokens). */
+export interface OneTimeTokensTable {
+  id: string;
+  project_id: string;
+  /** What redeeming it does, e.g. `password_reset`, `email_verification`, `magic_link`, `activation`. */
+  purpose: string;
+  user_id: string | null;
+  /** Where it was sent: a normalized e-mail address, phone number or push target. */
+  identifier: string;
+  channel: 'email' | 'sms' | 'push';
+  /** SHA-256 of a link token, or HMAC-SHA256 of a code under a server key. */
+  secret_hash: string;
+  attempts: number;
+  max_attempts: number;
+  /** JSON object of purpose-specific context (a redirect, a mode); never a secret. */
+  data: string;
+  created_at: Millis;
+  expires_at: Millis;
+  used_at: Millis | null;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -200,6 +221,7 @@ export interface Tables {
   audit_heads: AuditHeadsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  one_time_tokens: OneTimeTokensTable;
   outbox: OutboxTable;
   invitations: InvitationsTable;
 }
@@ -217,3 +239,4 @@ export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type InvitationRow = Selectable<InvitationsTable>;
+export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;

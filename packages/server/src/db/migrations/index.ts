@@ -4,6 +4,7 @@ import * as initial from './001-initial.js';
 import * as adminAudit from './002-admin-audit.js';
 import * as mailInvitations from './003-mail-invitations.js';
 import * as webhooks from './004-webhooks.js';
+import * as oneTimeTokens from './006-one-time-tokens.js';
 
 export interface Migration {
   name: string;
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '002-admin-audit', up: adminAudit.up },
   { name: '003-mail-invitations', up: mailInvitations.up },
   { name: '004-webhooks', up: webhooks.up },
+  { name: '006-one-time-tokens', up: oneTimeTokens.up },
 ];

@@ -1,0 +1,1 @@
+export { type Channel, type IssueInput, OneTimeTokens, type RedeemResult } from './service.js';
