@@ -31,6 +31,8 @@ export const AUDIT_EVENTS = {
   'role.updated': "A role's description or permissions changed.",
   'role.deleted': 'A role was deleted.',
   'project.settings_updated': 'Project settings changed.',
+  'email_template.updated': "The project's version of an e-mail template was stored.",
+  'email_template.reset': "The project's version of an e-mail template was dropped; the built-in one applies.",
   'webhook.created': 'A webhook subscription was created.',
   'webhook.updated': 'A webhook subscription was changed.',
   'webhook.deleted': 'A webhook subscription was deleted.',

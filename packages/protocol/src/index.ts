@@ -1,5 +1,6 @@
 export * from './admin-users.js';
 export * from './audit.js';
+export * from './email-templates.js';
 export * from './errors.js';
 export * from './invitations.js';
 export * from './mail.js';

@@ -9,6 +9,7 @@ import type { Database } from './db/index.js';
 import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
+import { EmailTemplateService, emailTemplateRoutes } from './features/email-templates/index.js';
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
@@ -153,10 +154,12 @@ export async function buildApp(config: Config, database: Database, options: Buil
   if (!mailer.delivers && config.production) {
     app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
   }
+  const templates = new EmailTemplateService(db, clock, audit);
   const invitations = new InvitationService({
     db,
     clock,
     mailer,
+    templates,
     audit,
     passwordParams,
     settings,
@@ -193,6 +196,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(adminUserRoutes, { service: adminUsers });
   await app.register(invitationRoutes, { invitations, clock });
   await app.register(outboxRoutes, { mailer });
+  await app.register(emailTemplateRoutes, { templates });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {

@@ -205,6 +205,18 @@ export interface OneTimeTokensTable {
   used_at: Millis | null;
 }
 
+/** A project's own version of a built-in e-mail template, for one locale (Mustache; see mail/email-templates). */
+export interface EmailTemplatesTable {
+  project_id: string;
+  kind: string;
+  /** Lower-case BCP 47 tag, e.g. `en`, `de`, `pt-br`. */
+  locale: string;
+  subject: string;
+  text: string;
+  html: string;
+  updated_at: Millis;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -222,6 +234,7 @@ export interface Tables {
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   one_time_tokens: OneTimeTokensTable;
+  email_templates: EmailTemplatesTable;
   outbox: OutboxTable;
   invitations: InvitationsTable;
 }

@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { startSmtpServer } from '../testing/smtp-server.js';
 import { createTestServer, type TestServer } from '../testing/test-server.js';
-import { assertHeaderSafe, invitationMail, MAX_ATTEMPTS, MailHeaderError, RETRY_DELAYS } from './index.js';
+import {
+  assertHeaderSafe,
+  MAX_ATTEMPTS,
+  MailHeaderError,
+  RETRY_DELAYS,
+  renderTemplate,
+  TEMPLATE_KINDS,
+} from './index.js';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 let counter = 0;
@@ -261,11 +268,11 @@ describe('headers and templates', () => {
   });
 
   it('escapes variables in the HTML part and flattens them in the subject', () => {
-    const mail = invitationMail({
+    const mail = renderTemplate(TEMPLATE_KINDS.invitation.default, {
       link: 'https://app.example.com/welcome?a=1&token=abc',
       site: 'app.example.com',
       inviter: '<script>alert("x")</script>\r\nBcc: eve@example.com',
-      expiresAt: Date.UTC(2030, 0, 1),
+      expires_at: new Date(Date.UTC(2030, 0, 1)).toUTCString(),
     });
     expect(mail.subject).toBe('<script>alert("x")</script> Bcc: eve@example.com invited you to app.example.com');
     expect(mail.html).not.toContain('<script>');

@@ -7,8 +7,9 @@ import { hashPassword, type PasswordParams } from '../../crypto/password.js';
 import { randomId, randomToken } from '../../crypto/random.js';
 import type { InvitationRow, Tables } from '../../db/types.js';
 import { isAllowedUrl } from '../../http/allowed-url.js';
-import { invitationMail, type Mailer } from '../../mail/index.js';
+import type { Mailer } from '../../mail/index.js';
 import type { AuditLog } from '../audit/index.js';
+import type { EmailTemplateService } from '../email-templates/index.js';
 import { checkPasswordPolicy, type ProjectSettingsService } from '../projects/index.js';
 import { hasPermission } from '../roles/index.js';
 import { findUserByEmail, findUserById, insertUser, newUserRow, normalizeEmail, updateUser } from '../users/index.js';
@@ -18,6 +19,7 @@ export interface InvitationServiceDeps {
   db: Kysely<Tables>;
   clock: Clock;
   mailer: Mailer;
+  templates: EmailTemplateService;
   audit: AuditLog;
   passwordParams: PasswordParams;
   settings: ProjectSettingsService;
@@ -117,11 +119,11 @@ export class InvitationService {
     link.searchParams.set('token', token);
     const inviter = await findUserById(db, inviterId);
     const name = [inviter?.first_name, inviter?.last_name].filter((part) => part).join(' ');
-    const mail = invitationMail({
+    const mail = await this.deps.templates.render(caller.projectId, 'invitation', null, {
       link: link.toString(),
       site: new URL(publicUrl).host,
       inviter: name || null,
-      expiresAt,
+      expires_at: new Date(expiresAt).toUTCString(),
     });
     await this.deps.mailer.send({ projectId: caller.projectId, kind: 'invitation', to: email, ...mail });
     await this.deps.audit.record(caller.projectId, {

@@ -15,6 +15,8 @@ export const PERMISSIONS = {
   'audit:read': 'Read the audit trail of the project.',
   'webhooks:read': 'List webhooks and their deliveries.',
   'webhooks:write': 'Create, update and delete webhooks.',
+  'templates:read': 'Read the e-mail templates of the project.',
+  'templates:write': 'Replace and reset e-mail templates.',
   'outbox:read': 'Read outgoing mail in the outbox, including the links it carries (development outbox).',
 } as const satisfies Record<string, string>;
 

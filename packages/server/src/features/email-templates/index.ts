@@ -1,0 +1,2 @@
+export { emailTemplateRoutes } from './routes.js';
+export { EmailTemplateService } from './service.js';

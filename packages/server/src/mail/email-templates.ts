@@ -1,0 +1,152 @@
+import Mustache from 'mustache';
+import { CONTROL_CHARACTERS } from './message.js';
+import { escapeHtml, oneLine, type RenderedMail } from './templates.js';
+
+/**
+ * E-mail templates are Mustache: logic-less, so an admin-edited template can show values and choose between
+ * sections but never run code. `{{name}}` is HTML-escaped in the HTML part; the subject and the text part
+ * are plain text. Triple mustaches and partials (`{{{x}}}`, `{{&x}}`, `{{>x}}`) are refused, so a value a
+ * user controls (a name) can never become markup.
+ */
+export interface EmailTemplate {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface TemplateKind {
+  description: string;
+  /** The variables a template of this kind may use, with what each holds. */
+  variables: Record<string, string>;
+  /** Values used to check that a template renders. */
+  sample: Record<string, string | null>;
+  /** The built-in English template. */
+  default: EmailTemplate;
+}
+
+function page(paragraphs: string[]): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>{{subject}}</title></head>
+<body style="font-family: system-ui, sans-serif; line-height: 1.5; color: #1a1a1a; max-width: 36rem;">
+${paragraphs.map((paragraph) => `<p>${paragraph}</p>`).join('\n')}
+</body></html>
+`;
+}
+
+export const TEMPLATE_KINDS = {
+  invitation: {
+    description: 'An admin invited someone to create an account.',
+    variables: {
+      link: 'the accept link, token included',
+      site: 'the host of the public URL',
+      inviter: "the inviting admin's name (empty when unknown)",
+      expires_at: 'when the link stops working (UTC)',
+    },
+    sample: {
+      link: 'https://auth.example.com/ui/accept-invite?token=sample',
+      site: 'auth.example.com',
+      inviter: 'Ada Lovelace',
+      expires_at: 'Tue, 01 Dec 2026 12:00:00 GMT',
+    },
+    default: {
+      subject:
+        '{{#inviter}}{{inviter}} invited you to {{site}}{{/inviter}}{{^inviter}}You are invited to {{site}}{{/inviter}}',
+      text: `Hello,
+
+{{#inviter}}{{inviter}} has invited you{{/inviter}}{{^inviter}}You have been invited{{/inviter}} to create an account at {{site}}.
+
+Accept the invitation and choose your password here:
+{{link}}
+
+The link works once and expires {{expires_at}}. If you did not expect this invitation, you can ignore this message.
+`,
+      html: page([
+        'Hello,',
+        '{{#inviter}}{{inviter}} has invited you{{/inviter}}{{^inviter}}You have been invited{{/inviter}} to create an account at {{site}}.',
+        '<a href="{{link}}">Accept the invitation and choose your password</a>',
+        'The link works once and expires {{expires_at}}. If you did not expect this invitation, you can ignore this message.',
+      ]),
+    },
+  },
+} as const satisfies Record<string, TemplateKind>;
+
+export type TemplateKindName = keyof typeof TEMPLATE_KINDS;
+export const TEMPLATE_KIND_NAMES = Object.keys(TEMPLATE_KINDS) as TemplateKindName[];
+
+export type TemplateVariables = Record<string, string | null>;
+
+const PLAIN = { escape: (value: unknown) => String(value) };
+
+/** Renders a template with values that have already been chosen by the caller; never throws on a checked one. */
+export function renderTemplate(template: EmailTemplate, variables: TemplateVariables): RenderedMail {
+  // Values are one line everywhere: a line break in a name is never meaningful, and in a subject it would be a header.
+  const view = Object.fromEntries(
+    Object.entries(variables).map(([key, value]) => [
+      key,
+      (value ?? '').replace(CONTROL_CHARACTERS, ' ').replace(/\s{2,}/g, ' '),
+    ]),
+  );
+  const flat = Object.fromEntries(Object.entries(view).map(([key, value]) => [key, oneLine(value, 200)]));
+  const subject = oneLine(Mustache.render(template.subject, flat, {}, PLAIN), 200);
+  return {
+    subject,
+    text: Mustache.render(template.text, view, {}, PLAIN),
+    // Values sit in element text or double-quoted attributes; escaping & < > " ' covers both.
+    html: Mustache.render(
+      template.html,
+      { ...view, subject },
+      {},
+      { escape: (value: unknown) => escapeHtml(String(value)) },
+    ),
+  };
+}
+
+/** Answers why a template cannot be used for `kind`, or null when it can. */
+export function checkTemplate(kind: TemplateKindName, template: EmailTemplate): string | null {
+  const allowed = new Set([...Object.keys(TEMPLATE_KINDS[kind].variables), 'subject']);
+  for (const part of ['subject', 'text', 'html'] as const) {
+    let tokens: Mustache.TemplateSpans;
+    try {
+      tokens = Mustache.parse(template[part]);
+    } catch (error) {
+      return `The ${part} does not parse: ${(error as Error).message}`;
+    }
+    const problem = checkTokens(tokens, allowed, part);
+    if (problem) return problem;
+  }
+  try {
+    const rendered = renderTemplate(template, TEMPLATE_KINDS[kind].sample);
+    if (rendered.subject.length === 0) return 'The subject renders empty.';
+  } catch (error) {
+    return `The template does not render: ${(error as Error).message}`;
+  }
+  return null;
+}
+
+function checkTokens(tokens: Mustache.TemplateSpans, allowed: Set<string>, part: string): string | null {
+  for (const token of tokens) {
+    const [type, value] = token as unknown as [string, string, number, number, Mustache.TemplateSpans?];
+    if (type === '&' || type === '{')
+      return `The ${part} may not use unescaped output ({{{${value}}}} or {{&${value}}}).`;
+    if (type === '>') return `The ${part} may not use partials ({{>${value}}}).`;
+    if (type === 'name' || type === '#' || type === '^') {
+      if (!allowed.has(value)) return `The ${part} uses an unknown variable: ${value}.`;
+      if (part === 'subject' && value === 'subject') return 'The subject cannot contain itself.';
+    }
+    const children = (token as unknown as unknown[])[4];
+    if (Array.isArray(children)) {
+      const problem = checkTokens(children as Mustache.TemplateSpans, allowed, part);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}
+
+/** `pt-BR` → `['pt-br', 'pt', 'en']`: the locales tried in turn. */
+export function localeChain(locale: string | null | undefined): string[] {
+  const chain: string[] = [];
+  const parts = (locale ?? '').toLowerCase().split(/[-_]/).filter(Boolean);
+  for (let i = parts.length; i > 0; i--) chain.push(parts.slice(0, i).join('-'));
+  if (!chain.includes('en')) chain.push('en');
+  return chain;
+}
