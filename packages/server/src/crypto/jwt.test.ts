@@ -221,6 +221,16 @@ describe('the verifier cache', () => {
     expect(keys.lookups).toBe(2);
   });
 
+  it('answers from the cache only the exact token it verified, not another payload under the same signature', async () => {
+    const { sign, verifier } = await harness();
+    const token = await sign({ role: 'user' });
+    expect((await verifier.verify(token)).ok).toBe(true);
+    const [header, , signature] = token.split('.');
+    const forged = Buffer.from(JSON.stringify({ ...decodeJwt(token), role: 'admin' })).toString('base64url');
+    expect(await verifier.verify(`${header}.${forged}.${signature}`)).toEqual({ ok: false, reason: 'invalid' });
+    expect((await verifier.verify(token)).ok).toBe(true);
+  });
+
   it('hands out frozen claims, so one caller cannot change what the next one reads', async () => {
     const { sign, verifier } = await harness();
     const token = await sign({ role: 'user' });

@@ -13,7 +13,8 @@ export interface Database {
   /**
    * The embedded database's own handle, for the few hot paths that run a whole transaction synchronously (no
    * await between statements). Only use it inside `db.connection().execute(...)`, which waits for any Kysely
-   * transaction in flight on the single SQLite connection. Null on PostgreSQL.
+   * transaction in flight on the single SQLite connection, or directly when `sqlite.inTransaction` is false (no
+   * transaction is open, so synchronous work cannot land inside one). Null on PostgreSQL.
    */
   sqlite: SQLite.Database | null;
   /** Answers true when the database takes a trivial query. */
@@ -42,6 +43,7 @@ function openSqlite(path: string): Database {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  embedded.set(db, sqlite);
   return {
     db,
     dialect: 'sqlite',
@@ -52,6 +54,16 @@ function openSqlite(path: string): Database {
 }
 
 const STATEMENT_CACHE_SIZE = 500;
+
+const embedded = new WeakMap<Kysely<Tables>, SQLite.Database>();
+
+/**
+ * The SQLite handle behind `db` when `db` is the root instance of an embedded database, for running a single
+ * statement synchronously. Undefined on PostgreSQL and for a Kysely transaction (which must go through Kysely).
+ */
+export function embeddedSqliteOf(db: Kysely<Tables>): SQLite.Database | undefined {
+  return embedded.get(db);
+}
 
 /**
  * Kysely prepares every query anew, and preparing costs more than running a point query on SQLite. The queries

@@ -27,6 +27,33 @@ describe('prepared', () => {
     expect((await find(test.database.db, 5, 'b')).rows).toEqual([]);
   });
 
+  it('answers the same rows and counts as Kysely itself', async () => {
+    const find = prepared((db, slug: string) => db.selectFrom('projects').selectAll().where('slug', '=', slug));
+    const direct = await test.database.db.selectFrom('projects').selectAll().where('slug', '=', 'a').execute();
+    expect((await find(test.database.db, 'a')).rows).toEqual(direct);
+    const rename = prepared((db, slug: string, name: string) =>
+      db.updateTable('projects').set({ name }).where('slug', '=', slug),
+    );
+    expect(Number((await rename(test.database.db, 'a', 'A')).numAffectedRows)).toBe(1);
+    expect(Number((await rename(test.database.db, 'missing', 'A')).numAffectedRows)).toBe(0);
+  });
+
+  it('waits for a transaction in flight rather than reading its uncommitted rows', async () => {
+    const find = prepared((db, slug: string) => db.selectFrom('projects').select(['slug']).where('slug', '=', slug));
+    let pending: Promise<{ rows: unknown[] }> | undefined;
+    await expect(
+      test.database.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('projects')
+          .values({ id: '00000000-0000-4000-8000-000000000003', slug: 'c', name: 'C', created_at: 3 })
+          .execute();
+        pending = find(test.database.db, 'c');
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect((await pending)?.rows).toEqual([]);
+  });
+
   it('refuses a builder that binds a value of its own', async () => {
     const broken = prepared((db, slug: string) =>
       db.selectFrom('projects').selectAll().where('slug', '=', slug).where('name', '=', 'A'),

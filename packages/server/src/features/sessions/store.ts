@@ -85,6 +85,8 @@ export interface Rotation {
 export async function rotateRefreshToken(database: Database, rotation: Rotation): Promise<boolean> {
   const { sqlite } = database;
   if (sqlite) {
+    // With no transaction open on the one connection it can run at once; otherwise it waits for that one to end.
+    if (!sqlite.inTransaction) return rotateOnSqlite(sqlite)(rotation);
     return database.db.connection().execute(async () => rotateOnSqlite(sqlite)(rotation));
   }
   return database.db.transaction().execute(async (trx) => {

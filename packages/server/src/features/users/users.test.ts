@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestServer, PUBLIC_URL, TEST_PASSWORD, type TestServer } from '../../testing/test-server.js';
+import { iso } from './service.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -10,6 +11,16 @@ afterAll(async () => {
 });
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe('iso', () => {
+  it('writes what Date#toISOString writes, including its edge years and invalid times', () => {
+    const times = [0, -1, 1, 951_782_400_000, 1_764_061_200_123, -62_167_219_200_000, 253_402_300_799_999];
+    for (const millis of [...times, 253_402_300_800_000, -62_167_219_200_001, 8.64e15]) {
+      expect(iso(millis)).toBe(new Date(millis).toISOString());
+    }
+    expect(() => iso(Number.NaN)).toThrow(RangeError);
+  });
+});
 
 describe('GET /users/me', () => {
   it('answers the caller without secrets', async () => {
