@@ -137,6 +137,52 @@ export class AuthService {
     return this.issue(await this.activeUser(user.id), session, mode, refreshToken);
   }
 
+  /**
+   * Signs in a user whose identity a passwordless flow has just proven (a magic link, a code): the same session,
+   * `auth.login` event and tokens as `login`, with `amr` and `details.method` naming the flow. Expected failures
+   * (the account was suspended or is not active) are answered, not thrown, and recorded.
+   */
+  async signInVerified(input: {
+    userId: string;
+    mode: AuthMode;
+    meta: RequestMeta;
+    method: string;
+    amr: string[];
+  }): Promise<{ ok: true; issued: IssuedTokens } | { ok: false; reason: 'suspended' | 'not_active' }> {
+    const { db, projectId } = this.deps;
+    const found = await findUserWithPermissions(db, input.userId);
+    if (found?.user.status !== 'active' || found.user.project_id !== projectId) {
+      const reason = found?.user.status === 'suspended' ? 'suspended' : 'not_active';
+      await this.deps.audit.record(projectId, {
+        event: 'auth.login',
+        outcome: 'failure',
+        subjectId: found?.user.id ?? null,
+        ...input.meta,
+        details: { reason, method: input.method },
+      });
+      return { ok: false, reason };
+    }
+    const lifetimes = this.deps.settings.lifetimes(await this.deps.settings.get(projectId));
+    const { session, refreshToken } = await this.deps.sessions.start({
+      refreshTokenTtl: lifetimes.refreshTokenTtl,
+      projectId,
+      userId: found.user.id,
+      mode: input.mode,
+      amr: input.amr,
+      ip: input.meta.ip,
+      userAgent: input.meta.userAgent,
+    });
+    await updateUser(db, found.user.id, { last_access: this.deps.clock.now() });
+    await this.deps.audit.record(projectId, {
+      event: 'auth.login',
+      actorId: found.user.id,
+      subjectId: found.user.id,
+      ...input.meta,
+      details: { method: input.method, mode: input.mode, session_id: session.id },
+    });
+    return { ok: true, issued: await this.issue(found, session, input.mode, refreshToken) };
+  }
+
   /** Rotates a refresh token and issues tokens for `mode`. Replays after the grace window end the session. */
   async refresh(refreshToken: string, mode: AuthMode, meta: RequestMeta): Promise<IssuedTokens> {
     const { settings } = this.deps;
