@@ -8,18 +8,28 @@ import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
 import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
-import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
+import { AuthService, authRoutes, createAuthReplies, SESSION_COOKIE } from './features/auth/index.js';
 import { EmailTemplateService, emailTemplateRoutes } from './features/email-templates/index.js';
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
+import { OneTimeTokens } from './features/one-time-tokens/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
+import { PasswordlessService, passwordlessRoutes } from './features/passwordless/index.js';
 import { ensureDefaultProject, ProjectSettingsService, projectRoutes } from './features/projects/index.js';
 import { createAuthorizer, RoleService, roleRoutes } from './features/roles/index.js';
 import { RevocationList, SessionService } from './features/sessions/index.js';
 import { loadKeyRing, signingKeyRoutes } from './features/signing-keys/index.js';
 import { ensureFirstAdmin } from './features/users/admin.js';
 import { userRoutes } from './features/users/index.js';
-import { WebhookDeliveryWorker, WebhookService, webhookRoutes } from './features/webhooks/index.js';
+import {
+  signWebhook,
+  WEBHOOK_ID_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  WebhookDeliveryWorker,
+  WebhookService,
+  webhookRoutes,
+} from './features/webhooks/index.js';
 import { type DeclaredRoute, registerAccessControl } from './http/access.js';
 import { createAuthenticators } from './http/authenticate.js';
 import { extractCredential } from './http/credentials.js';
@@ -28,7 +38,7 @@ import { registerOpenApi } from './http/openapi.js';
 import { createOriginCheck } from './http/origin.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { logOptions } from './logging.js';
-import { createSmtpTransport, Mailer } from './mail/index.js';
+import { createSmtpTransport, createWebhookTransport, Mailer, type TextTransport } from './mail/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -144,12 +154,30 @@ export async function buildApp(config: Config, database: Database, options: Buil
   registerSecurityHeaders(app, { hsts: config.secureCookies });
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION });
 
+  const messageSecret = config.messageWebhookSecret;
+  const textTransport = (url: string | undefined): TextTransport | null =>
+    url
+      ? createWebhookTransport({
+          url,
+          timeout: config.messageWebhookTimeout,
+          userAgent: `Gatehouse-Messages/${VERSION}`,
+          now: () => clock.now(),
+          sign: messageSecret
+            ? (id, timestamp, body) => ({
+                [WEBHOOK_ID_HEADER]: id,
+                [WEBHOOK_TIMESTAMP_HEADER]: String(timestamp),
+                [WEBHOOK_SIGNATURE_HEADER]: signWebhook(messageSecret, timestamp, body),
+              })
+            : null,
+        })
+      : null;
   const mailer = new Mailer({
     db,
     clock,
     transport: config.smtpUrl ? await createSmtpTransport({ url: config.smtpUrl, timeout: config.smtpTimeout }) : null,
     from: config.mailFrom,
     log: app.log,
+    textTransports: { sms: textTransport(config.smsWebhookUrl), push: textTransport(config.pushWebhookUrl) },
   });
   if (!mailer.delivers && config.production) {
     app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
@@ -166,6 +194,23 @@ export async function buildApp(config: Config, database: Database, options: Buil
     publicUrl: config.publicUrl,
     inviteUrlAllowList: config.inviteUrlAllowList,
     ttl: config.invitationTtl,
+  });
+
+  const passwordless = new PasswordlessService({
+    db,
+    clock,
+    projectId,
+    tokens: new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes')),
+    mailer,
+    templates,
+    audit,
+    settings,
+    auth,
+    publicUrl: config.publicUrl,
+    redirectAllowList: config.redirectAllowList,
+    magicLinkTtl: config.magicLinkTtl,
+    codeTtl: config.codeTtl,
+    resendInterval: config.codeResendInterval,
   });
 
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
@@ -197,6 +242,11 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(invitationRoutes, { invitations, clock });
   await app.register(outboxRoutes, { mailer });
   await app.register(emailTemplateRoutes, { templates });
+  await app.register(passwordlessRoutes, {
+    passwordless,
+    replies: createAuthReplies({ secureCookies: config.secureCookies }),
+    originCheck,
+  });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {

@@ -275,6 +275,53 @@ export const CONFIG_SCHEMA = {
     description: '`production` refuses a missing secret, an http public URL and insecure cookies.',
     parse: text(),
   },
+  smsWebhookUrl: {
+    env: 'GATEHOUSE_SMS_WEBHOOK_URL',
+    default: undefined,
+    description:
+      'SMS gateway: each text message is POSTed there as JSON `{to, text, purpose}` (`to` in E.164); unset keeps SMS in the outbox (`GET /outbox`). Must be https in production.',
+    parse: url(['http:', 'https:']),
+  },
+  pushWebhookUrl: {
+    env: 'GATEHOUSE_PUSH_WEBHOOK_URL',
+    default: undefined,
+    description:
+      'Push gateway: each push message is POSTed there as JSON `{to, text, purpose}` (`to` is the user id); unset keeps push messages in the outbox. Must be https in production.',
+    parse: url(['http:', 'https:']),
+  },
+  messageWebhookSecret: {
+    env: 'GATEHOUSE_MESSAGE_WEBHOOK_SECRET',
+    default: undefined,
+    description:
+      'Signs SMS and push gateway requests (`Gatehouse-Webhook-Id`, `-Timestamp`, `-Signature: v1=<HMAC-SHA256>` of `<timestamp>.<body>`, as event webhooks), so the gateway can tell Gatehouse sent them; 24+ characters. Unset sends unsigned requests.',
+    parse: (raw: string) => (raw.length >= 24 ? raw : { error: 'must be at least 24 characters' }),
+  },
+  messageWebhookTimeout: {
+    env: 'GATEHOUSE_MESSAGE_WEBHOOK_TIMEOUT',
+    default: '10s',
+    description:
+      'Longest wait for the SMS or push gateway to answer; a slower gateway fails the attempt, which is retried later like mail.',
+    parse: duration(100),
+  },
+  magicLinkTtl: {
+    env: 'GATEHOUSE_MAGIC_LINK_TTL',
+    default: '15m',
+    description: 'How long a magic sign-in link works (once).',
+    parse: duration(60_000),
+  },
+  codeTtl: {
+    env: 'GATEHOUSE_CODE_TTL',
+    default: '10m',
+    description: 'How long a 6-digit activation or sign-in code works (once, at most 5 tries).',
+    parse: duration(60_000),
+  },
+  codeResendInterval: {
+    env: 'GATEHOUSE_CODE_RESEND_INTERVAL',
+    default: '60s',
+    description:
+      'Cool-down per purpose and address: a magic link or code requested again sooner answers 204 as usual but sends nothing.',
+    parse: duration(0),
+  },
 } as const satisfies Record<string, FieldSpec<unknown>>;
 
 type ParsedValue<S> = S extends FieldSpec<infer T> ? T : never;
