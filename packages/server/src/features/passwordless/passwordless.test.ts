@@ -476,6 +476,40 @@ describe('codes by SMS and push (webhook gateways)', () => {
   });
 });
 
+describe('templates', () => {
+  it('renders codes and links from the project templates, and keeps secrets out of subjects', async () => {
+    const admin = await server.admin();
+    const put = (kind: string, body: object) =>
+      server.app.inject({
+        method: 'PUT',
+        url: `/email-templates/${kind}`,
+        headers: bearer(admin.accessToken),
+        payload: body,
+      });
+    for (const [kind, variable] of [
+      ['code', 'code'],
+      ['magic_link', 'link'],
+    ] as const) {
+      const refused = await put(kind, {
+        subject: `Here: {{${variable}}}`,
+        text: `{{${variable}}}`,
+        html: `{{${variable}}}`,
+      });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json().errors[0].message).toContain(`may not contain the ${variable}`);
+    }
+    const stored = await put('code', { subject: 'Code', text: 'Kood {{code}} ({{action}})', html: '<p>{{code}}</p>' });
+    expect(stored.statusCode).toBe(200);
+    const user = await server.user();
+    await post('/auth/code/generate', { identifier: user.email, channel: 'push', purpose: 'login' });
+    await server.mailer.settled();
+    const request = await push.next();
+    expect(request.body.text).toMatch(/^Kood \d{6} \(sign in\)$/);
+    secrets.push(codeIn(request.body.text));
+    await server.app.inject({ method: 'DELETE', url: '/email-templates/code', headers: bearer(admin.accessToken) });
+  });
+});
+
 describe('secrets at rest and in logs', () => {
   it('keeps no received link token or code in any table or log line', async () => {
     await server.mailer.settled();
