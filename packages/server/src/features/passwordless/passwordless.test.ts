@@ -330,6 +330,24 @@ describe('codes by e-mail', () => {
     expect([late.statusCode, late.json().errors[0].extensions.code]).toEqual([401, 'TOKEN_EXPIRED']);
   });
 
+  it('refuses a code or link sent to an e-mail the account no longer has, and sends nothing to a suspended account', async () => {
+    const user = await server.user();
+    const code = await mailedCode(user.email, 'login');
+    const token = await magicLink(user.email);
+    const moved = newEmail();
+    await server.database.db.updateTable('users').set({ email: moved }).where('id', '=', user.id).execute();
+    const byCode = await post('/auth/code/login', { identifier: user.email, code });
+    expect([byCode.statusCode, byCode.json().errors[0].extensions.code]).toEqual([401, 'INVALID_OTP']);
+    const byLink = await post('/auth/magic-link/verify', { token });
+    expect([byLink.statusCode, byLink.json().errors[0].extensions.code]).toEqual([403, 'INVALID_TOKEN']);
+
+    await server.database.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', user.id).execute();
+    const response = await post('/auth/code/generate', { identifier: moved, channel: 'email', purpose: 'login' });
+    expect([response.statusCode, response.body]).toEqual([204, '']);
+    await server.mailer.settled();
+    expect(await outboxCount(moved)).toBe(0);
+  });
+
   it('answers unknown identifiers as known ones, sends them nothing, and refuses malformed requests', async () => {
     const user = await server.user();
     const unknown = newEmail();

@@ -47,6 +47,12 @@ export function parseIdentifier(raw: string): Identifier | null {
   return null;
 }
 
+/** Where a secret was sent: `data.to` for codes, the identifier (an e-mail) for magic links. */
+function sentToOf(row: OneTimeTokenRow): string {
+  const data = JSON.parse(row.data) as { to?: unknown };
+  return typeof data.to === 'string' ? data.to : row.identifier;
+}
+
 export interface PasswordlessDeps {
   db: Kysely<Tables>;
   clock: Clock;
@@ -437,13 +443,15 @@ export class PasswordlessService {
       }
       user = await findUserByEmail(db, projectId, row.identifier);
     }
-    // A link sent to an address the account no longer has proves nothing about the account.
-    if (!user || (options.method === 'magic_link' && user.email !== row.identifier)) {
+    // A secret sent to an address the account no longer has (its e-mail or phone changed since) proves nothing.
+    const sentTo = sentToOf(row);
+    const current = row.channel === 'email' ? user?.email : row.channel === 'sms' ? user?.phone : user?.id;
+    if (!user || sentTo !== current) {
       await this.recordFailedSignIn(options.method, 'unknown', user?.id ?? null, options.meta);
       return { ok: false, reason: 'unknown' };
     }
     // The secret went to this address and came back: it is the user's.
-    if (row.channel === 'email' && row.identifier === user.email && user.email_verified_at === null) {
+    if (row.channel === 'email' && user.email_verified_at === null) {
       const now = clock.now();
       await updateUser(db, user.id, { email_verified_at: now, updated_at: now });
     }
