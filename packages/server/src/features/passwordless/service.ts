@@ -201,9 +201,11 @@ export class PasswordlessService {
       consume: true,
     });
     const user = result.ok && result.row.user_id ? await findUserById(db, result.row.user_id) : undefined;
+    // The code must have gone to an address the account still has (its e-mail or phone may have changed since).
+    const addressOf = (found: UserProfile, channel: string) => (channel === 'sms' ? found.phone : found.email);
     const reason: SignInFailure | null = !result.ok
       ? result.reason
-      : !user
+      : !user || sentToOf(result.row) !== addressOf(user, result.row.channel)
         ? 'unknown'
         : user.status === 'suspended'
           ? 'suspended'
@@ -220,13 +222,9 @@ export class PasswordlessService {
       });
       return { ok: false, reason: reason ?? 'unknown' };
     }
-    const sentTo = result.data.to;
     const now = clock.now();
-    if (result.row.channel === 'email' && sentTo === user.email && user.email_verified_at === null) {
+    if (result.row.channel === 'email' && user.email_verified_at === null) {
       await updateUser(db, user.id, { email_verified_at: now, updated_at: now });
-    }
-    if (result.row.channel === 'sms' && sentTo === user.phone && user.phone_verified_at === null) {
-      await updateUser(db, user.id, { phone_verified_at: now, updated_at: now });
     }
     await audit.record(projectId, {
       event: 'auth.activated',
