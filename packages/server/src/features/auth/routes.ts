@@ -14,10 +14,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Credential } from '../../caller.js';
 import { AuthError, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
 import { requestMeta as meta } from '../../http/request-meta.js';
+import { clearAuthCookies, REFRESH_COOKIE, SESSION_COOKIE, sendTokens } from './reply.js';
 import type { AuthService, IssuedTokens } from './service.js';
-
-export const REFRESH_COOKIE = 'gatehouse_refresh_token';
-export const SESSION_COOKIE = 'gatehouse_session_token';
 
 export interface AuthRoutesOptions {
   auth: AuthService;
@@ -39,36 +37,9 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   const { auth, originCheck, credentialOf, secureCookies } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  /** The refresh cookie is scoped to /auth: it is only ever needed to refresh or sign out. */
-  const refreshCookie = { path: '/auth', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
-  const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
-
-  function reply(replyObject: FastifyReply, issued: IssuedTokens): { data: AuthResult } {
-    if (issued.mode === 'json') {
-      return {
-        data: { access_token: issued.token, refresh_token: issued.refreshToken ?? undefined, expires: issued.expires },
-      };
-    }
-    if (issued.mode === 'cookie') {
-      if (issued.refreshToken) {
-        replyObject.setCookie(REFRESH_COOKIE, issued.refreshToken, {
-          ...refreshCookie,
-          maxAge: Math.floor(issued.refreshExpires / 1000),
-        });
-      }
-      return { data: { access_token: issued.token, expires: issued.expires } };
-    }
-    replyObject.setCookie(SESSION_COOKIE, issued.token, {
-      ...sessionCookie,
-      maxAge: Math.floor(issued.expires / 1000),
-    });
-    return { data: { expires: issued.expires } };
-  }
-
-  function clearCookies(replyObject: FastifyReply, request: FastifyRequest): void {
-    if (request.cookies[REFRESH_COOKIE] !== undefined) replyObject.clearCookie(REFRESH_COOKIE, refreshCookie);
-    if (request.cookies[SESSION_COOKIE] !== undefined) replyObject.clearCookie(SESSION_COOKIE, sessionCookie);
-  }
+  const reply = (replyObject: FastifyReply, issued: IssuedTokens) => sendTokens(replyObject, issued, secureCookies);
+  const clearCookies = (replyObject: FastifyReply, request: FastifyRequest) =>
+    clearAuthCookies(replyObject, request, secureCookies);
 
   r.post(
     '/auth/signup',
