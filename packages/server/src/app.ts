@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Redis } from 'ioredis';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/index.js';
 import { createJwtVerifier } from './crypto/jwt.js';
@@ -26,6 +27,7 @@ import { extractCredential } from './http/credentials.js';
 import { registerErrorEnvelope } from './http/errors.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createOriginCheck } from './http/origin.js';
+import { registerRateLimits } from './http/rate-limit.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { logOptions } from './logging.js';
 import { createSmtpTransport, Mailer } from './mail/index.js';
@@ -174,6 +176,19 @@ export async function buildApp(config: Config, database: Database, options: Buil
     sessionCookieName: SESSION_COOKIE,
     originCheck,
   });
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+    : null;
+  if (redis) {
+    redis.on('error', (error) => app.log.warn({ err: error }, 'redis connection error'));
+    await redis.connect().catch((error) => app.log.warn({ err: error }, 'redis is not reachable yet'));
+  }
+  const loginThrottle = await registerRateLimits(app, {
+    ip: config.rateLimitIp,
+    login: config.rateLimitLogin,
+    redis,
+    onStoreError: (error) => app.log.warn({ err: error }, 'rate-limit store failed; request let through'),
+  });
   const routes = registerAccessControl(app, {
     requireCaller,
     ensureActive: (caller, request) => authorizer.ensureActive(caller, request),
@@ -187,6 +202,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     originCheck,
     credentialOf: (request) => extractCredential(request, SESSION_COOKIE),
     secureCookies: config.secureCookies,
+    loginThrottle,
   });
   await app.register(userRoutes, { db, clock, sessions, audit });
   await app.register(roleRoutes, { roles });
@@ -235,6 +251,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
       await webhookDelivery.stop();
       await app.close();
       await mailer.close();
+      redis?.disconnect();
     },
   };
 }
