@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Redis } from 'ioredis';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/index.js';
 import { createJwtVerifier } from './crypto/jwt.js';
@@ -8,7 +9,7 @@ import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
 import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
-import { AuthService, authRoutes, createAuthReplies, SESSION_COOKIE } from './features/auth/index.js';
+import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
 import { EmailTemplateService, emailTemplateRoutes } from './features/email-templates/index.js';
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
@@ -36,6 +37,7 @@ import { extractCredential } from './http/credentials.js';
 import { registerErrorEnvelope } from './http/errors.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createOriginCheck } from './http/origin.js';
+import { registerRateLimits } from './http/rate-limit.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { logOptions } from './logging.js';
 import { createSmtpTransport, createWebhookTransport, Mailer, type TextTransport } from './mail/index.js';
@@ -219,6 +221,19 @@ export async function buildApp(config: Config, database: Database, options: Buil
     sessionCookieName: SESSION_COOKIE,
     originCheck,
   });
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+    : null;
+  if (redis) {
+    redis.on('error', (error) => app.log.warn({ err: error }, 'redis connection error'));
+    await redis.connect().catch((error) => app.log.warn({ err: error }, 'redis is not reachable yet'));
+  }
+  const loginThrottle = await registerRateLimits(app, {
+    ip: config.rateLimitIp,
+    login: config.rateLimitLogin,
+    redis,
+    onStoreError: (error) => app.log.warn({ err: error }, 'rate-limit store failed; request let through'),
+  });
   const routes = registerAccessControl(app, {
     requireCaller,
     ensureActive: (caller, request) => authorizer.ensureActive(caller, request),
@@ -232,6 +247,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     originCheck,
     credentialOf: (request) => extractCredential(request, SESSION_COOKIE),
     secureCookies: config.secureCookies,
+    loginThrottle,
   });
   await app.register(userRoutes, { db, clock, sessions, audit });
   await app.register(roleRoutes, { roles });
@@ -244,7 +260,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(emailTemplateRoutes, { templates });
   await app.register(passwordlessRoutes, {
     passwordless,
-    replies: createAuthReplies({ secureCookies: config.secureCookies }),
+    secureCookies: config.secureCookies,
     originCheck,
   });
 
@@ -285,6 +301,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
       await webhookDelivery.stop();
       await app.close();
       await mailer.close();
+      redis?.disconnect();
     },
   };
 }

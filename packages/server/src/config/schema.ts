@@ -73,6 +73,26 @@ function url(protocols: string[]): FieldSpec<string>['parse'] {
   };
 }
 
+/** A rate as `<count>/<duration>` (e.g. `10/15m`), or `off`. */
+export interface Rate {
+  max: number;
+  /** Milliseconds. */
+  window: number;
+}
+
+function rate(): FieldSpec<Rate | null>['parse'] {
+  return (raw) => {
+    if (raw === 'off') return null;
+    const match = /^(\d+)\/(.+)$/.exec(raw);
+    const max = Number(match?.[1]);
+    const window = match?.[2] ? parseDuration(match[2]) : null;
+    if (!match || !Number.isInteger(max) || max < 1 || window === null || window < 1000) {
+      return { error: 'must be `off` or `<count>/<duration>` such as 10/15m (a window of at least 1s)' };
+    }
+    return { max, window };
+  };
+}
+
 function oneOf<T extends string>(values: readonly T[]): FieldSpec<T>['parse'] {
   return (raw) =>
     (values as readonly string[]).includes(raw) ? (raw as T) : { error: `must be one of ${values.join(', ')}` };
@@ -256,6 +276,20 @@ export const CONFIG_SCHEMA = {
       if (raw === '' || raw === 'false') return false;
       return raw === 'true' ? true : raw;
     },
+  },
+  rateLimitIp: {
+    env: 'GATEHOUSE_RATE_LIMIT_IP',
+    default: '60/1m',
+    description:
+      'Requests per client IP (IPv6 by /64) to the public `POST /auth/*` routes (sign-in, sign-up, refresh, links and codes), or `off`. Beyond it: 429 REQUESTS_EXCEEDED with Retry-After. Counted in Redis when GATEHOUSE_REDIS_URL is set, else per process.',
+    parse: rate(),
+  },
+  rateLimitLogin: {
+    env: 'GATEHOUSE_RATE_LIMIT_LOGIN',
+    default: '20/15m',
+    description:
+      'Password sign-in attempts per account (by e-mail, from any IP, counted before the password is checked), or `off`. Beyond it, password sign-in for that e-mail answers 429 REQUESTS_EXCEEDED until the window ends, so guessing spread over many IPs is slowed too.',
+    parse: rate(),
   },
   bodyLimit: {
     env: 'GATEHOUSE_BODY_LIMIT',

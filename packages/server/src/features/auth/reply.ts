@@ -5,50 +5,39 @@ import type { IssuedTokens } from './service.js';
 export const REFRESH_COOKIE = 'gatehouse_refresh_token';
 export const SESSION_COOKIE = 'gatehouse_session_token';
 
-export interface AuthReplies {
-  /** Shapes issued tokens as the Directus contract does for the mode, setting the mode's cookie. */
-  reply(replyObject: FastifyReply, issued: IssuedTokens): { data: AuthResult };
-  clearCookies(replyObject: FastifyReply, request: FastifyRequest): void;
-}
+/** The refresh cookie is scoped to /auth: it is only ever needed to refresh or sign out. */
+const refreshCookie = (secure: boolean) => ({ path: '/auth', httpOnly: true, sameSite: 'lax' as const, secure });
+const sessionCookie = (secure: boolean) => ({ path: '/', httpOnly: true, sameSite: 'lax' as const, secure });
 
 /**
- * The one place that turns issued tokens into an answer, so every flow that signs someone in (password, magic
- * link, code) answers with the same body and the same cookies.
+ * Shapes issued tokens into the Directus sign-in answer for their mode: both tokens in the body (json), the
+ * refresh token in an HttpOnly cookie (cookie), or only a session cookie (session). Every flow that signs
+ * someone in answers through this, so the modes behave the same whichever way the user came in.
  */
-export function createAuthReplies(options: { secureCookies: boolean }): AuthReplies {
-  /** The refresh cookie is scoped to /auth: it is only ever needed to refresh or sign out. */
-  const refreshCookie = { path: '/auth', httpOnly: true, sameSite: 'lax' as const, secure: options.secureCookies };
-  const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: options.secureCookies };
-
-  return {
-    reply(replyObject, issued) {
-      if (issued.mode === 'json') {
-        return {
-          data: {
-            access_token: issued.token,
-            refresh_token: issued.refreshToken ?? undefined,
-            expires: issued.expires,
-          },
-        };
-      }
-      if (issued.mode === 'cookie') {
-        if (issued.refreshToken) {
-          replyObject.setCookie(REFRESH_COOKIE, issued.refreshToken, {
-            ...refreshCookie,
-            maxAge: Math.floor(issued.refreshExpires / 1000),
-          });
-        }
-        return { data: { access_token: issued.token, expires: issued.expires } };
-      }
-      replyObject.setCookie(SESSION_COOKIE, issued.token, {
-        ...sessionCookie,
-        maxAge: Math.floor(issued.expires / 1000),
+export function sendTokens(reply: FastifyReply, issued: IssuedTokens, secureCookies: boolean): { data: AuthResult } {
+  if (issued.mode === 'json') {
+    return {
+      data: { access_token: issued.token, refresh_token: issued.refreshToken ?? undefined, expires: issued.expires },
+    };
+  }
+  if (issued.mode === 'cookie') {
+    if (issued.refreshToken) {
+      reply.setCookie(REFRESH_COOKIE, issued.refreshToken, {
+        ...refreshCookie(secureCookies),
+        maxAge: Math.floor(issued.refreshExpires / 1000),
       });
-      return { data: { expires: issued.expires } };
-    },
-    clearCookies(replyObject, request) {
-      if (request.cookies[REFRESH_COOKIE] !== undefined) replyObject.clearCookie(REFRESH_COOKIE, refreshCookie);
-      if (request.cookies[SESSION_COOKIE] !== undefined) replyObject.clearCookie(SESSION_COOKIE, sessionCookie);
-    },
-  };
+    }
+    return { data: { access_token: issued.token, expires: issued.expires } };
+  }
+  reply.setCookie(SESSION_COOKIE, issued.token, {
+    ...sessionCookie(secureCookies),
+    maxAge: Math.floor(issued.expires / 1000),
+  });
+  return { data: { expires: issued.expires } };
+}
+
+/** Clears whichever sign-in cookies the request carried. */
+export function clearAuthCookies(reply: FastifyReply, request: FastifyRequest, secureCookies: boolean): void {
+  if (request.cookies[REFRESH_COOKIE] !== undefined) reply.clearCookie(REFRESH_COOKIE, refreshCookie(secureCookies));
+  if (request.cookies[SESSION_COOKIE] !== undefined) reply.clearCookie(SESSION_COOKIE, sessionCookie(secureCookies));
 }

@@ -10,14 +10,14 @@ import {
   SignupBody,
 } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Credential } from '../../caller.js';
 import { AuthError, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
+import type { LoginThrottle } from '../../http/rate-limit.js';
 import { requestMeta as meta } from '../../http/request-meta.js';
-import { createAuthReplies, REFRESH_COOKIE, SESSION_COOKIE } from './reply.js';
-import type { AuthService } from './service.js';
-
-export { REFRESH_COOKIE, SESSION_COOKIE };
+import { normalizeEmail } from '../users/index.js';
+import { clearAuthCookies, REFRESH_COOKIE, SESSION_COOKIE, sendTokens } from './reply.js';
+import type { AuthService, IssuedTokens } from './service.js';
 
 export interface AuthRoutesOptions {
   auth: AuthService;
@@ -25,6 +25,8 @@ export interface AuthRoutesOptions {
   /** The request's credential as the authenticator reads it (header, query or session cookie). */
   credentialOf(request: FastifyRequest): Credential | null;
   secureCookies: boolean;
+  /** Counts password sign-in attempts per account (GATEHOUSE_RATE_LIMIT_LOGIN). */
+  loginThrottle: LoginThrottle;
 }
 
 const NoContent = { 204: Type.Null() };
@@ -36,10 +38,12 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** Sign-up, sign-in, refresh and sign-out: the Directus auth contract (DESIGN.md §2). */
 export async function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
-  const { auth, originCheck, credentialOf, secureCookies } = options;
+  const { auth, originCheck, credentialOf, secureCookies, loginThrottle } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  const { reply, clearCookies } = createAuthReplies({ secureCookies });
+  const reply = (replyObject: FastifyReply, issued: IssuedTokens) => sendTokens(replyObject, issued, secureCookies);
+  const clearCookies = (replyObject: FastifyReply, request: FastifyRequest) =>
+    clearAuthCookies(replyObject, request, secureCookies);
 
   r.post(
     '/auth/signup',
@@ -73,8 +77,8 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
     async (request, replyObject) => {
       const mode: AuthMode = request.body.mode ?? 'json';
       if (mode !== 'json') originCheck(request);
-      const issued = await auth.login(request.body, mode, meta(request));
-      return reply(replyObject, issued);
+      await loginThrottle.attempt(request, replyObject, normalizeEmail(request.body.email));
+      return reply(replyObject, await auth.login(request.body, mode, meta(request)));
     },
   );
 

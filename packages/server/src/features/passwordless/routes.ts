@@ -18,13 +18,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { UserProfile } from '../../db/types.js';
 import { AuthError, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
 import { requestMeta as meta } from '../../http/request-meta.js';
-import type { AuthReplies } from '../auth/index.js';
+import { sendTokens } from '../auth/index.js';
 import { toPublicUser } from '../users/index.js';
 import { type Identifier, type PasswordlessService, parseIdentifier, type SignInFailure } from './service.js';
 
 export interface PasswordlessRoutesOptions {
   passwordless: PasswordlessService;
-  replies: AuthReplies;
+  secureCookies: boolean;
   originCheck(request: FastifyRequest): void;
 }
 
@@ -67,7 +67,7 @@ function identifierOf(raw: string): Identifier {
 
 /** Magic links, one-time codes and the signed-in user's phone number (docs/passwordless.md). */
 export async function passwordlessRoutes(app: FastifyInstance, options: PasswordlessRoutesOptions): Promise<void> {
-  const { passwordless, replies, originCheck } = options;
+  const { passwordless, secureCookies, originCheck } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   function accountOf(request: FastifyRequest): UserProfile {
@@ -112,7 +112,7 @@ export async function passwordlessRoutes(app: FastifyInstance, options: Password
       if (mode !== 'json') originCheck(request);
       const result = await passwordless.verifyMagicLink(request.body.token, mode, meta(request));
       if (!result.ok) throw linkError(result.reason);
-      const { data } = replies.reply(reply, result.issued);
+      const { data } = sendTokens(reply, result.issued, secureCookies);
       return { data: result.redirect ? { ...data, redirect: result.redirect } : data };
     },
   );
@@ -193,7 +193,7 @@ export async function passwordlessRoutes(app: FastifyInstance, options: Password
       if ((request.body.mode ?? 'json') !== 'json') originCheck(request);
       const result = await passwordless.loginWithCode(request.body, identifier, meta(request));
       if (!result.ok) throw codeError(result.reason);
-      return replies.reply(reply, result.issued);
+      return sendTokens(reply, result.issued, secureCookies);
     },
   );
 

@@ -448,20 +448,21 @@ export class PasswordlessService {
       await this.recordFailedSignIn(options.method, 'unknown', user?.id ?? null, options.meta);
       return { ok: false, reason: 'unknown' };
     }
-    // The secret went to this address and came back: it is the user's.
-    if (row.channel === 'email' && user.email_verified_at === null) {
-      const now = clock.now();
-      await updateUser(db, user.id, { email_verified_at: now, updated_at: now });
+    if (user.status !== 'active') {
+      const reason = user.status === 'suspended' ? 'suspended' : 'not_active';
+      await this.recordFailedSignIn(options.method, reason, user.id, options.meta);
+      return { ok: false, reason };
     }
-    const signedIn = await this.deps.auth.signInVerified({
-      userId: user.id,
+    // The secret went to this address and came back: the address is the user's (written with the sign-in).
+    const verified = row.channel === 'email' && user.email_verified_at === null;
+    const issued = await this.deps.auth.signIn(user.id, {
       mode: options.mode,
-      meta: options.meta,
-      method: options.method,
       amr: options.amr,
+      method: options.method,
+      meta: options.meta,
+      ...(verified ? { update: { email_verified_at: clock.now() } } : {}),
     });
-    if (!signedIn.ok) return signedIn;
-    return { ok: true, issued: signedIn.issued, redirect: options.redirect };
+    return { ok: true, issued, redirect: options.redirect };
   }
 
   private async recordRequest(
