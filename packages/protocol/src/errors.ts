@@ -49,6 +49,25 @@ export const ERROR_CODES = {
     status: 409,
     description: 'The target account is suspended or not yet active, so this cannot be done to it.',
   },
+  PASSKEY_INVALID: {
+    status: 401,
+    description:
+      'The passkey assertion does not verify: unknown or deleted credential, wrong origin or relying party, bad signature, a signature counter that did not increase, or missing user verification.',
+  },
+  PASSKEY_REGISTRATION_INVALID: {
+    status: 400,
+    description:
+      'The passkey registration response does not verify: wrong origin or relying party, unsupported key algorithm, malformed attestation, or missing user verification.',
+  },
+  PASSKEY_CHALLENGE_INVALID: {
+    status: 400,
+    description:
+      'The WebAuthn challenge in the response is unknown, already used, or was issued for another ceremony or account; start the ceremony again.',
+  },
+  PASSKEY_CHALLENGE_EXPIRED: {
+    status: 400,
+    description: 'The WebAuthn challenge is older than 5 minutes; start the ceremony again.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -13,6 +13,7 @@ import { EmailTemplateService, emailTemplateRoutes } from './features/email-temp
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
+import { PasskeyService, passkeyRoutes } from './features/passkeys/index.js';
 import { ensureDefaultProject, ProjectSettingsService, projectRoutes } from './features/projects/index.js';
 import { createAuthorizer, RoleService, roleRoutes } from './features/roles/index.js';
 import { RevocationList, SessionService } from './features/sessions/index.js';
@@ -52,6 +53,7 @@ export interface Gatehouse {
   /** Sends queued webhook deliveries; runs on a timer unless built with `webhookDelivery: 'manual'`. */
   webhookDelivery: WebhookDeliveryWorker;
   mailer: Mailer;
+  passkeys: PasskeyService;
   projectId: string;
   /** Every route with the access it declares (for the authorization tests and the docs). */
   routes: readonly DeclaredRoute[];
@@ -168,6 +170,18 @@ export async function buildApp(config: Config, database: Database, options: Buil
     ttl: config.invitationTtl,
   });
 
+  const passkeys = new PasskeyService({
+    db,
+    clock,
+    audit,
+    projectId,
+    rpId: new URL(config.publicUrl).hostname,
+    rpName: config.webauthnRpName,
+    origins: [new URL(config.publicUrl).origin, ...config.webauthnOrigins],
+    userVerification: config.webauthnUserVerification,
+    decoyKey: deriveKey(config.secret, 'passkey-decoys'),
+  });
+
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
     resolve: (credential) => auth.resolveCaller(credential),
@@ -197,6 +211,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(invitationRoutes, { invitations, clock });
   await app.register(outboxRoutes, { mailer });
   await app.register(emailTemplateRoutes, { templates });
+  await app.register(passkeyRoutes, { passkeys, auth, originCheck, secureCookies: config.secureCookies });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -228,6 +243,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     audit,
     webhookDelivery,
     mailer,
+    passkeys,
     projectId,
     routes,
     async close() {

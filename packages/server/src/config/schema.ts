@@ -62,6 +62,25 @@ function urlList(): FieldSpec<string[]>['parse'] {
   };
 }
 
+/** A comma-separated list of http(s) origins (scheme, host and port; no path), normalized. */
+function originList(): FieldSpec<string[]>['parse'] {
+  return (raw) => {
+    const origins: string[] = [];
+    for (const item of list()(raw) as string[]) {
+      let parsed: URL | null = null;
+      try {
+        parsed = new URL(item);
+      } catch {}
+      const bare = parsed && parsed.pathname === '/' && parsed.search === '' && parsed.hash === '';
+      if (!parsed || !bare || !['http:', 'https:'].includes(parsed.protocol)) {
+        return { error: `must list http or https origins without a path (not ${JSON.stringify(item)})` };
+      }
+      origins.push(parsed.origin);
+    }
+    return origins;
+  };
+}
+
 function url(protocols: string[]): FieldSpec<string>['parse'] {
   return (raw) => {
     try {
@@ -274,6 +293,26 @@ export const CONFIG_SCHEMA = {
     default: 'development',
     description: '`production` refuses a missing secret, an http public URL and insecure cookies.',
     parse: text(),
+  },
+  webauthnOrigins: {
+    env: 'GATEHOUSE_WEBAUTHN_ORIGINS',
+    default: '',
+    description:
+      'Comma-separated origins, besides the public URL, whose passkey ceremonies are accepted (e.g. an app on a subdomain of the relying party id, which is the host of GATEHOUSE_PUBLIC_URL).',
+    parse: originList(),
+  },
+  webauthnUserVerification: {
+    env: 'GATEHOUSE_WEBAUTHN_USER_VERIFICATION',
+    default: 'preferred',
+    description:
+      'Whether passkey ceremonies ask the authenticator to verify the user (PIN, biometrics): required (refused without), preferred or discouraged.',
+    parse: oneOf(['required', 'preferred', 'discouraged'] as const),
+  },
+  webauthnRpName: {
+    env: 'GATEHOUSE_WEBAUTHN_RP_NAME',
+    default: 'Gatehouse',
+    description: 'Relying party name that browsers show when a passkey is created.',
+    parse: headerText(),
   },
 } as const satisfies Record<string, FieldSpec<unknown>>;
 
