@@ -211,7 +211,14 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(invitationRoutes, { invitations, clock });
   await app.register(outboxRoutes, { mailer });
   await app.register(emailTemplateRoutes, { templates });
-  await app.register(passkeyRoutes, { passkeys, auth, originCheck, secureCookies: config.secureCookies });
+  await app.register(passkeyRoutes, {
+    passkeys,
+    auth,
+    originCheck,
+    secureCookies: config.secureCookies,
+    manageableUser: (caller, id) => adminUsers.manageable(caller, id),
+    projectUser: (id, userId) => adminUsers.get(id, userId),
+  });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {

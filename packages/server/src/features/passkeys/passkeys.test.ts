@@ -1,6 +1,7 @@
 import type { PasskeyCreationOptions, PasskeyRequestOptions } from '@gatehouse/protocol';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config/index.js';
 import { createTestServer, PUBLIC_URL, type TestServer, type TestUser } from '../../testing/test-server.js';
 import {
   type AssertionOverrides,
@@ -292,6 +293,84 @@ describe('managing passkeys', () => {
     expect(await listOf(alice)).toEqual([]);
     expect(await eventsOf('passkey.renamed', alice.id)).toHaveLength(1);
     expect(await eventsOf('passkey.deleted', alice.id)).toHaveLength(1);
+  });
+});
+
+describe('admin: a user’s passkeys', () => {
+  it('lists and removes a user’s passkey, which then no longer signs in', async () => {
+    const admin = await server.admin();
+    const user = await server.user();
+    const authenticator = device();
+    const passkey = await registered(user, authenticator);
+    const list = await server.app.inject({
+      method: 'GET',
+      url: `/users/${user.id}/passkeys`,
+      headers: bearer(admin.accessToken),
+    });
+    expect(list.statusCode, list.body).toBe(200);
+    expect(list.json().data.map((row: { id: string }) => row.id)).toEqual([passkey.id]);
+
+    const other = await server.user();
+    const wrongOwner = await server.app.inject({
+      method: 'DELETE',
+      url: `/users/${other.id}/passkeys/${passkey.id}`,
+      headers: bearer(admin.accessToken),
+    });
+    expectCode(wrongOwner, 404, 'RECORD_NOT_FOUND');
+    const removed = await server.app.inject({
+      method: 'DELETE',
+      url: `/users/${user.id}/passkeys/${passkey.id}`,
+      headers: bearer(admin.accessToken),
+    });
+    expect(removed.statusCode, removed.body).toBe(204);
+    expectCode(await signIn(authenticator), 401, 'PASSKEY_INVALID');
+    const [event] = await eventsOf('passkey.deleted', user.id);
+    expect(event).toMatchObject({ actor_id: admin.id, subject_id: user.id });
+  });
+
+  it('refuses to remove a passkey of an account that outranks the caller', async () => {
+    const admin = await server.admin();
+    const authenticator = device();
+    const passkey = await registered(admin, authenticator);
+    const role = `passkey-helpdesk-${Date.now()}`;
+    await server.database.db
+      .insertInto('roles')
+      .values({
+        id: crypto.randomUUID(),
+        project_id: server.projectId,
+        name: role,
+        description: null,
+        permissions: JSON.stringify(['users:read', 'users:write']),
+        created_at: server.clock.now(),
+      })
+      .execute();
+    const helpdesk = await server.user(undefined, { role });
+    const response = await server.app.inject({
+      method: 'DELETE',
+      url: `/users/${admin.id}/passkeys/${passkey.id}`,
+      headers: bearer(helpdesk.accessToken),
+    });
+    expectCode(response, 403, 'FORBIDDEN');
+    expect(await listOf(admin)).toHaveLength(1);
+  });
+});
+
+describe('configuration', () => {
+  it('names the variable when an extra WebAuthn origin is not an origin', () => {
+    for (const value of ['ftp://example.com', 'https://example.com/path', 'not a url']) {
+      expect(() => loadConfig({ GATEHOUSE_SECRET: 'x'.repeat(32), GATEHOUSE_WEBAUTHN_ORIGINS: value })).toThrow(
+        /GATEHOUSE_WEBAUTHN_ORIGINS must list http or https origins/,
+      );
+    }
+    expect(() =>
+      loadConfig({ GATEHOUSE_SECRET: 'x'.repeat(32), GATEHOUSE_WEBAUTHN_USER_VERIFICATION: 'always' }),
+    ).toThrow(/GATEHOUSE_WEBAUTHN_USER_VERIFICATION must be one of required, preferred, discouraged/);
+    const config = loadConfig({
+      GATEHOUSE_SECRET: 'x'.repeat(32),
+      GATEHOUSE_WEBAUTHN_ORIGINS: 'https://app.example.com/, http://localhost:5173',
+    });
+    expect(config.webauthnOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(config.webauthnUserVerification).toBe('preferred');
   });
 });
 

@@ -11,6 +11,8 @@ import {
   PasskeyRequestOptions,
   RegisterPasskeyBody,
   RenamePasskeyBody,
+  UserIdParams,
+  UserPasskeyParams,
 } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -25,6 +27,13 @@ import type { PasskeyRefusal, PasskeyResult, PasskeyService } from './service.js
 export interface PasskeyRoutesOptions {
   passkeys: PasskeyService;
   auth: AuthService;
+  /**
+   * For the admin routes: the account of the project that `caller` may administer, or why not (another
+   * project's or a missing id: not_found; an account holding permissions the caller lacks: outranked).
+   */
+  manageableUser(caller: Caller, id: string): Promise<{ ok: true; value: UserProfile } | { ok: false; reason: string }>;
+  /** The account of the project with this id, for reading, or null. */
+  projectUser(projectId: string, id: string): Promise<UserProfile | null>;
   originCheck(request: FastifyRequest): void;
   secureCookies: boolean;
 }
@@ -92,7 +101,7 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** Passkeys: self-service registration and management, and sign-in (docs/passkeys.md). */
 export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutesOptions): Promise<void> {
-  const { passkeys, auth, originCheck, secureCookies } = options;
+  const { passkeys, auth, originCheck, secureCookies, manageableUser, projectUser } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post(
@@ -238,6 +247,54 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
       const verified = unwrap(await passkeys.verifyLogin(request.body.credential, meta));
       const issued = await auth.signIn(verified.userId, { mode, amr: passkeyAmr(verified), method: 'passkey', meta });
       return sendTokens(reply, issued, secureCookies);
+    },
+  );
+
+  r.get(
+    '/users/:id/passkeys',
+    {
+      config: { access: { permission: 'users:read' } },
+      schema: {
+        tags,
+        summary: 'A user’s passkeys (admin)',
+        params: UserIdParams,
+        response: { 200: Data(Type.Array(Passkey)) },
+      },
+    },
+    async (request) => {
+      const user = await projectUser(callerOf(request).projectId, request.params.id);
+      if (!user) throw REFUSALS.not_found();
+      return { data: (await passkeys.list(user.id)).map(toPasskey) };
+    },
+  );
+
+  r.delete(
+    '/users/:id/passkeys/:passkeyId',
+    {
+      config: { access: { permission: 'users:write' } },
+      schema: {
+        tags,
+        summary: 'Remove a user’s passkey, e.g. of a lost device (admin)',
+        params: UserPasskeyParams,
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const target = await manageableUser(caller, request.params.id);
+      if (!target.ok) {
+        if (target.reason === 'outranked') {
+          throw forbidden("You can't act on a user who holds administrative permissions you don't hold.");
+        }
+        throw REFUSALS.not_found();
+      }
+      unwrap(
+        await passkeys.remove(target.value.id, request.params.passkeyId, {
+          actorId: caller.userId,
+          meta: requestMeta(request),
+        }),
+      );
+      return reply.status(204).send(null);
     },
   );
 }
