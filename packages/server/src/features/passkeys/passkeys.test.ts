@@ -119,6 +119,11 @@ describe('registering passkeys', () => {
     expect(options.user.name).toBe(user.email);
     expect(options.authenticatorSelection).toMatchObject({ residentKey: 'required', userVerification: 'preferred' });
     expect(options.timeout).toBe(FIVE_MINUTES);
+    expect(options.attestation).toBe('none');
+    expect(options.pubKeyCredParams.map((param) => param.alg)).toEqual([-8, -7, -257]);
+    expect(options.extensions).toEqual({ credProps: true });
+    expect(options.authenticatorSelection).toMatchObject({ requireResidentKey: true });
+    expect(Buffer.from(options.user.id, 'base64url').toString('utf8')).toBe(user.id);
     const first = await finishRegistration(user, { credential: laptop.register(options) });
     expect(first.statusCode, first.body).toBe(201);
     expect(first.json().data).toMatchObject({ name: 'Chrome on Mac', backed_up: false, last_used_at: null });

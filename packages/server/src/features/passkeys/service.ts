@@ -71,6 +71,9 @@ export interface VerifiedAssertion {
 /** Every signature algorithm WebAuthn authenticators commonly use: EdDSA, ES256, RS256. */
 const SUPPORTED_ALGORITHMS = [-8, -7, -257];
 
+/** A user id no account has, to query with when there is no account. */
+const NO_USER = '00000000-0000-0000-0000-000000000000';
+
 const refuse = (reason: PasskeyRefusal): { ok: false; reason: PasskeyRefusal } => ({ ok: false, reason });
 
 /**
@@ -228,7 +231,8 @@ export class PasskeyService {
     if (email !== undefined) {
       const normalized = normalizeEmail(email);
       const user = await findUserByEmail(db, projectId, normalized);
-      const rows = user ? await listPasskeys(db, user.id) : [];
+      // The same queries whether or not the account exists.
+      const rows = await listPasskeys(db, user?.id ?? NO_USER);
       allowCredentials =
         rows.length > 0
           ? rows.map((row) => ({ id: row.credential_id, transports: transportsOf(row) }))
