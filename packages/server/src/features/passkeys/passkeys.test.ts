@@ -163,6 +163,46 @@ describe('registering passkeys', () => {
     expect(await listOf(user)).toHaveLength(1);
   });
 
+  it('registers a credential once per project, also when it comes back with new challenges in parallel', async () => {
+    const alice = await server.user();
+    const mallory = await server.user();
+    const first = device().register(await creationOptions(alice));
+    expect((await finishRegistration(alice, { credential: first })).statusCode).toBe(201);
+    // `none` attestation signs nothing, so the same attestation object can be sent with any new challenge.
+    const resent = async (user: TestUser) => {
+      const options = await creationOptions(user);
+      const clientData = { type: 'webauthn.create', challenge: options.challenge, origin: PUBLIC_URL };
+      const clientDataJSON = Buffer.from(JSON.stringify(clientData)).toString('base64url');
+      return { ...first, response: { ...first.response, clientDataJSON } };
+    };
+    expectCode(await finishRegistration(mallory, { credential: await resent(mallory) }), 409, 'RECORD_NOT_UNIQUE');
+    expectCode(await finishRegistration(alice, { credential: await resent(alice) }), 409, 'RECORD_NOT_UNIQUE');
+
+    const twin = device().register(await creationOptions(alice));
+    const clientDataFor = async (user: TestUser) => {
+      const options = await creationOptions(user);
+      const clientData = { type: 'webauthn.create', challenge: options.challenge, origin: PUBLIC_URL };
+      return {
+        ...twin,
+        response: { ...twin.response, clientDataJSON: Buffer.from(JSON.stringify(clientData)).toString('base64url') },
+      };
+    };
+    const answers = await Promise.all([
+      finishRegistration(alice, { credential: await clientDataFor(alice) }),
+      finishRegistration(mallory, { credential: await clientDataFor(mallory) }),
+      finishRegistration(alice, { credential: await clientDataFor(alice) }),
+    ]);
+    expect(answers.map((answer) => answer.statusCode).sort()).toEqual([201, 409, 409]);
+    const rows = await server.database.db
+      .selectFrom('passkeys')
+      .select('user_id')
+      .where('credential_id', 'in', [first.id, twin.id])
+      .execute();
+    // One row per credential: the first registration of `first` (Alice's) and one winner for `twin`.
+    expect(rows).toHaveLength(2);
+    expect(rows.filter((row) => row.user_id === alice.id).length).toBeGreaterThanOrEqual(1);
+  });
+
   it('binds the challenge to the user it was issued to', async () => {
     const alice = await server.user();
     const mallory = await server.user();
