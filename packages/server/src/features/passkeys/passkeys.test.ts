@@ -453,6 +453,25 @@ describe('signing in with a passkey', () => {
     expect(claimsOf(refreshed.json().data.access_token).amr).toEqual(['webauthn', 'hwk', 'user', 'mfa']);
   });
 
+  it('accepts the null fields some browsers put in toJSON()', async () => {
+    const user = await server.user();
+    const authenticator = device();
+    const options = await creationOptions(user);
+    const created = authenticator.register(options);
+    const registration = await finishRegistration(user, { credential: { ...created, authenticatorAttachment: null } });
+    expect(registration.statusCode, registration.body).toBe(201);
+    const assertion = authenticator.assert(await loginOptions());
+    const response = await verify({
+      credential: {
+        ...assertion,
+        authenticatorAttachment: null,
+        response: { ...assertion.response, userHandle: null },
+      },
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(claimsOf(response.json().data.access_token).sub).toBe(user.id);
+  });
+
   it('answers in cookie and session modes with the same cookies as /auth/login', async () => {
     const user = await server.user();
     const authenticator = device({ backedUp: true });
