@@ -580,6 +580,8 @@ describe('signing in with a passkey', () => {
       response: { ...credential.response, signature: signature.toString('base64url') },
     };
     expectCode(await verify({ credential: tampered }), 401, 'PASSKEY_INVALID');
+    // The client hears only the code; the log says which check failed, for whoever configures the origins.
+    expect(server.logs()).toContain('Unexpected authentication response origin \\"https://evil.example\\"');
     // An origin from GATEHOUSE_WEBAUTHN_ORIGINS is accepted.
     expect((await signIn(authenticator, { origin: EXTRA_ORIGIN })).statusCode).toBe(200);
     const failures = await eventsOf('passkey.login', user.id);

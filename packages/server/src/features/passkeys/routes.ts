@@ -40,17 +40,19 @@ export interface PasskeyRoutesOptions {
 
 const tags = ['passkeys'];
 
-const invalidPasskey = () => new AuthError('PASSKEY_INVALID', 'The passkey could not be verified.');
-const REFUSALS: Record<PasskeyRefusal, () => AuthError> = {
+const invalidPasskey = (detail?: string) =>
+  new AuthError('PASSKEY_INVALID', 'The passkey could not be verified.', detail === undefined ? {} : { detail });
+/** Registry errors for refusals; the detail (which check failed) only reaches the log. */
+const REFUSALS: Record<PasskeyRefusal, (detail?: string) => AuthError> = {
   challenge_unknown: () =>
     new AuthError('PASSKEY_CHALLENGE_INVALID', 'The challenge is unknown or already used; start again.'),
   challenge_used: () =>
     new AuthError('PASSKEY_CHALLENGE_INVALID', 'The challenge is unknown or already used; start again.'),
   challenge_expired: () => new AuthError('PASSKEY_CHALLENGE_EXPIRED', 'The challenge has expired; start again.'),
-  unknown_credential: invalidPasskey,
-  not_owner: invalidPasskey,
+  unknown_credential: () => invalidPasskey('unknown credential'),
+  not_owner: () => invalidPasskey('credential of another account'),
   invalid: invalidPasskey,
-  clone_suspected: invalidPasskey,
+  clone_suspected: () => invalidPasskey('signature counter did not increase'),
   // Only said after the passkey proved who is signing in: the account's owner may know its status.
   suspended: () => new AuthError('USER_SUSPENDED', 'The account is suspended.'),
   not_active: invalidCredentials,
@@ -60,13 +62,17 @@ const REFUSALS: Record<PasskeyRefusal, () => AuthError> = {
 
 function unwrap<T>(result: PasskeyResult<T>): T {
   if (result.ok) return result.value;
-  throw REFUSALS[result.reason]();
+  throw REFUSALS[result.reason](result.detail);
 }
 
 /** As `unwrap`, but an attestation that does not verify is a bad request, not a failed sign-in. */
 function unwrapRegistration<T>(result: PasskeyResult<T>): T {
   if (!result.ok && result.reason === 'invalid') {
-    throw new AuthError('PASSKEY_REGISTRATION_INVALID', 'The passkey registration could not be verified.');
+    throw new AuthError(
+      'PASSKEY_REGISTRATION_INVALID',
+      'The passkey registration could not be verified.',
+      result.detail === undefined ? {} : { detail: result.detail },
+    );
   }
   return unwrap(result);
 }

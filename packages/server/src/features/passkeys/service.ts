@@ -58,7 +58,8 @@ export type PasskeyRefusal =
   | 'already_registered'
   | 'not_found';
 
-export type PasskeyResult<T> = { ok: true; value: T } | { ok: false; reason: PasskeyRefusal };
+/** A refusal's `detail` (the verifier's own message) is for the log only, never for the client. */
+export type PasskeyResult<T> = { ok: true; value: T } | { ok: false; reason: PasskeyRefusal; detail?: string };
 
 /** A verified assertion: who signed, with which passkey, and whether the authenticator verified the user. */
 export interface VerifiedAssertion {
@@ -74,7 +75,10 @@ const SUPPORTED_ALGORITHMS = [-8, -7, -257];
 /** A user id no account has, to query with when there is no account. */
 const NO_USER = '00000000-0000-0000-0000-000000000000';
 
-const refuse = (reason: PasskeyRefusal): { ok: false; reason: PasskeyRefusal } => ({ ok: false, reason });
+const refuse = (reason: PasskeyRefusal, detail?: string): { ok: false; reason: PasskeyRefusal; detail?: string } =>
+  detail === undefined ? { ok: false, reason } : { ok: false, reason, detail };
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
  * Passkeys: registration while signed in, sign-in (usernameless or by e-mail) and use as a second factor.
@@ -137,8 +141,8 @@ export class PasskeyService {
         supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
       });
       info = verified.registrationInfo;
-    } catch {
-      info = undefined;
+    } catch (error) {
+      return refuse('invalid', messageOf(error));
     }
     if (!info) return refuse('invalid');
     const { credential } = info;
@@ -307,14 +311,14 @@ export class PasskeyService {
     meta: RequestMeta,
   ): Promise<PasskeyResult<VerifiedAssertion>> {
     const { db, projectId } = this.deps;
-    const fail = async (reason: PasskeyRefusal, row?: PasskeyRow) => {
+    const fail = async (reason: PasskeyRefusal, row?: PasskeyRow, detail?: string) => {
       await this.recordCheck(ceremony, meta, {
         outcome: 'failure',
         userId: row?.user_id ?? expectedUserId,
         reason,
         passkeyId: row?.id,
       });
-      return refuse(reason);
+      return refuse(reason, detail);
     };
     const challenge = challengeOf(credential.response.clientDataJSON);
     if (challenge === null) return fail('challenge_unknown');
@@ -342,8 +346,8 @@ export class PasskeyService {
         requireUserVerification: this.deps.userVerification === 'required',
       });
       info = verified.verified ? verified.authenticationInfo : undefined;
-    } catch {
-      info = undefined;
+    } catch (error) {
+      return fail('invalid', row, messageOf(error));
     }
     if (!info) return fail('invalid', row);
     const counter = info.newCounter;
