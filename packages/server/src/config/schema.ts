@@ -298,7 +298,7 @@ export const CONFIG_SCHEMA = {
     env: 'GATEHOUSE_WEBAUTHN_ORIGINS',
     default: '',
     description:
-      'Comma-separated origins, besides the public URL, whose passkey ceremonies are accepted (e.g. an app on a subdomain of the relying party id, which is the host of GATEHOUSE_PUBLIC_URL).',
+      'Comma-separated origins, besides the public URL, whose passkey ceremonies are accepted: pages under the relying party id (the host of GATEHOUSE_PUBLIC_URL), or other sites, which browsers allow when `GET /.well-known/webauthn` lists them (it lists these).',
     parse: originList(),
   },
   webauthnUserVerification: {

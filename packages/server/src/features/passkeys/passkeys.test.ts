@@ -400,6 +400,15 @@ describe('admin: a user’s passkeys', () => {
   });
 });
 
+describe('GET /.well-known/webauthn', () => {
+  it('lists the public origin and the extra ones, for related origin requests', async () => {
+    const response = await server.app.inject({ method: 'GET', url: '/.well-known/webauthn' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    expect(response.json()).toEqual({ origins: [PUBLIC_URL, EXTRA_ORIGIN] });
+  });
+});
+
 describe('configuration', () => {
   it('names the variable when an extra WebAuthn origin is not an origin', () => {
     for (const value of ['ftp://example.com', 'https://example.com/path', 'not a url']) {

@@ -257,6 +257,24 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
   );
 
   r.get(
+    '/.well-known/webauthn',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags,
+        summary: 'Related origins that may use this relying party id (WebAuthn Level 3 related origin requests)',
+        description:
+          'Browsers fetch this from the RP id host when a page on another domain asks for a passkey of this RP id.',
+        response: { 200: Type.Object({ origins: Type.Array(Type.String()) }) },
+      },
+    },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return { origins: [...passkeys.origins] };
+    },
+  );
+
+  r.get(
     '/users/:id/passkeys',
     {
       config: { access: { permission: 'users:read' } },

@@ -99,6 +99,11 @@ export class PasskeyService {
     this.challenges = new ChallengeStore(deps.db, deps.clock, deps.projectId);
   }
 
+  /** Every origin whose ceremonies are accepted: the public URL's first, then GATEHOUSE_WEBAUTHN_ORIGINS. */
+  get origins(): readonly string[] {
+    return this.deps.origins;
+  }
+
   /** Creation options for a new passkey of `user`; their existing passkeys are excluded. */
   async registrationOptions(user: UserProfile): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const existing = await listPasskeys(this.deps.db, user.id);
