@@ -169,29 +169,19 @@ describe('registering passkeys', () => {
     const first = device().register(await creationOptions(alice));
     expect((await finishRegistration(alice, { credential: first })).statusCode).toBe(201);
     // `none` attestation signs nothing, so the same attestation object can be sent with any new challenge.
-    const resent = async (user: TestUser) => {
-      const options = await creationOptions(user);
-      const clientData = { type: 'webauthn.create', challenge: options.challenge, origin: PUBLIC_URL };
+    const withNewChallenge = async (credential: typeof first, user: TestUser) => {
+      const { challenge } = await creationOptions(user);
+      const clientData = { type: 'webauthn.create', challenge, origin: PUBLIC_URL };
       const clientDataJSON = Buffer.from(JSON.stringify(clientData)).toString('base64url');
-      return { ...first, response: { ...first.response, clientDataJSON } };
+      return { ...credential, response: { ...credential.response, clientDataJSON } };
     };
-    expectCode(await finishRegistration(mallory, { credential: await resent(mallory) }), 409, 'RECORD_NOT_UNIQUE');
-    expectCode(await finishRegistration(alice, { credential: await resent(alice) }), 409, 'RECORD_NOT_UNIQUE');
+    const again = (credential: typeof first, user: TestUser) =>
+      withNewChallenge(credential, user).then((resent) => finishRegistration(user, { credential: resent }));
+    expectCode(await again(first, mallory), 409, 'RECORD_NOT_UNIQUE');
+    expectCode(await again(first, alice), 409, 'RECORD_NOT_UNIQUE');
 
     const twin = device().register(await creationOptions(alice));
-    const clientDataFor = async (user: TestUser) => {
-      const options = await creationOptions(user);
-      const clientData = { type: 'webauthn.create', challenge: options.challenge, origin: PUBLIC_URL };
-      return {
-        ...twin,
-        response: { ...twin.response, clientDataJSON: Buffer.from(JSON.stringify(clientData)).toString('base64url') },
-      };
-    };
-    const answers = await Promise.all([
-      finishRegistration(alice, { credential: await clientDataFor(alice) }),
-      finishRegistration(mallory, { credential: await clientDataFor(mallory) }),
-      finishRegistration(alice, { credential: await clientDataFor(alice) }),
-    ]);
+    const answers = await Promise.all([again(twin, alice), again(twin, mallory), again(twin, alice)]);
     expect(answers.map((answer) => answer.statusCode).sort()).toEqual([201, 409, 409]);
     const rows = await server.database.db
       .selectFrom('passkeys')
