@@ -635,6 +635,17 @@ describe('signing in with a passkey', () => {
     expect(await eventsOf('passkey.clone_suspected', user.id)).toHaveLength(2);
   });
 
+  it('accepts one of two parallel assertions that carry the same counter (a copied key used twice at once)', async () => {
+    const user = await server.user();
+    const authenticator = device();
+    await registered(user, authenticator);
+    const [first, second] = await Promise.all([loginOptions(), loginOptions()]);
+    const assertions = [authenticator.assert(first, { counter: 5 }), authenticator.assert(second, { counter: 5 })];
+    const answers = await Promise.all(assertions.map((credential) => verify({ credential })));
+    expect(answers.map((answer) => answer.statusCode).sort()).toEqual([200, 401]);
+    expect(await eventsOf('passkey.clone_suspected', user.id)).toHaveLength(1);
+  });
+
   it('accepts authenticators that do not count (counter always 0)', async () => {
     const user = await server.user();
     const authenticator = device({ counterStep: 0, backedUp: true });
