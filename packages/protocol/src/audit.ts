@@ -45,6 +45,13 @@ export const AUDIT_EVENTS = {
   'auth.activated':
     'An activation code was entered: the address it went to is confirmed; failure reasons: wrong_code, expired, too_many_attempts, suspended, not_active.',
   'user.phone_changed': 'A user confirmed a new phone number with a code sent to it, or removed theirs.',
+  'passkey.registered': 'A passkey was added to the account; details: passkey_id, name, aaguid, backed_up.',
+  'passkey.renamed': 'A passkey was renamed.',
+  'passkey.deleted': 'A passkey was removed from the account (by its owner, or by an admin).',
+  'passkey.login':
+    'A passkey assertion was checked, for sign-in or (details.purpose mfa) as a second factor; success also records auth.login for sign-in. Failure reasons: challenge_unknown, challenge_used, challenge_expired, unknown_credential, not_owner, invalid, clone_suspected, suspended.',
+  'passkey.clone_suspected':
+    "A correctly signed passkey assertion came with a signature counter that did not increase: the authenticator's key may have been copied. The assertion was refused.",
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -53,6 +53,25 @@ export const ERROR_CODES = {
     status: 429,
     description: 'The one-time code has had its 5 tries and no longer works, even when right; request a new code.',
   },
+  PASSKEY_INVALID: {
+    status: 401,
+    description:
+      'The passkey assertion does not verify: unknown or deleted credential, wrong origin or relying party, bad signature, a signature counter that did not increase, or missing user verification.',
+  },
+  PASSKEY_REGISTRATION_INVALID: {
+    status: 400,
+    description:
+      'The passkey registration response does not verify: wrong origin or relying party, unsupported key algorithm, malformed attestation, or missing user verification.',
+  },
+  PASSKEY_CHALLENGE_INVALID: {
+    status: 400,
+    description:
+      'The WebAuthn challenge in the response is unknown, already used, or was issued for another ceremony or account; start the ceremony again.',
+  },
+  PASSKEY_CHALLENGE_EXPIRED: {
+    status: 400,
+    description: 'The WebAuthn challenge is older than 5 minutes; start the ceremony again.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

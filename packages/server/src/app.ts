@@ -15,6 +15,7 @@ import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
 import { OneTimeTokens } from './features/one-time-tokens/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
+import { PasskeyService, passkeyRoutes } from './features/passkeys/index.js';
 import { PasswordlessService, passwordlessRoutes } from './features/passwordless/index.js';
 import { ensureDefaultProject, ProjectSettingsService, projectRoutes } from './features/projects/index.js';
 import { createAuthorizer, RoleService, roleRoutes } from './features/roles/index.js';
@@ -64,6 +65,7 @@ export interface Gatehouse {
   /** Sends queued webhook deliveries; runs on a timer unless built with `webhookDelivery: 'manual'`. */
   webhookDelivery: WebhookDeliveryWorker;
   mailer: Mailer;
+  passkeys: PasskeyService;
   projectId: string;
   /** Every route with the access it declares (for the authorization tests and the docs). */
   routes: readonly DeclaredRoute[];
@@ -215,6 +217,18 @@ export async function buildApp(config: Config, database: Database, options: Buil
     resendInterval: config.codeResendInterval,
   });
 
+  const passkeys = new PasskeyService({
+    db,
+    clock,
+    audit,
+    projectId,
+    rpId: new URL(config.publicUrl).hostname,
+    rpName: config.webauthnRpName,
+    origins: [new URL(config.publicUrl).origin, ...config.webauthnOrigins],
+    userVerification: config.webauthnUserVerification,
+    decoyKey: deriveKey(config.secret, 'passkey-decoys'),
+  });
+
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
     resolve: (credential) => auth.resolveCaller(credential),
@@ -263,6 +277,14 @@ export async function buildApp(config: Config, database: Database, options: Buil
     secureCookies: config.secureCookies,
     originCheck,
   });
+  await app.register(passkeyRoutes, {
+    passkeys,
+    auth,
+    originCheck,
+    secureCookies: config.secureCookies,
+    manageableUser: (caller, id) => adminUsers.manageable(caller, id),
+    projectUser: (id, userId) => adminUsers.get(id, userId),
+  });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -294,6 +316,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     audit,
     webhookDelivery,
     mailer,
+    passkeys,
     projectId,
     routes,
     async close() {

@@ -62,6 +62,25 @@ function urlList(): FieldSpec<string[]>['parse'] {
   };
 }
 
+/** A comma-separated list of http(s) origins (scheme, host and port; no path), normalized. */
+function originList(): FieldSpec<string[]>['parse'] {
+  return (raw) => {
+    const origins: string[] = [];
+    for (const item of list()(raw) as string[]) {
+      let parsed: URL | null = null;
+      try {
+        parsed = new URL(item);
+      } catch {}
+      const bare = parsed && parsed.pathname === '/' && parsed.search === '' && parsed.hash === '';
+      if (!parsed || !bare || !['http:', 'https:'].includes(parsed.protocol)) {
+        return { error: `must list http or https origins without a path (not ${JSON.stringify(item)})` };
+      }
+      origins.push(parsed.origin);
+    }
+    return origins;
+  };
+}
+
 function url(protocols: string[]): FieldSpec<string>['parse'] {
   return (raw) => {
     try {
@@ -355,6 +374,26 @@ export const CONFIG_SCHEMA = {
     description:
       'Cool-down per purpose and address: a magic link or code requested again sooner answers 204 as usual but sends nothing.',
     parse: duration(0),
+  },
+  webauthnOrigins: {
+    env: 'GATEHOUSE_WEBAUTHN_ORIGINS',
+    default: '',
+    description:
+      'Comma-separated origins, besides the public URL, whose passkey ceremonies are accepted: pages under the relying party id (the host of GATEHOUSE_PUBLIC_URL), or other sites, which browsers allow when `GET /.well-known/webauthn` lists them (it lists these).',
+    parse: originList(),
+  },
+  webauthnUserVerification: {
+    env: 'GATEHOUSE_WEBAUTHN_USER_VERIFICATION',
+    default: 'preferred',
+    description:
+      'Whether passkey ceremonies ask the authenticator to verify the user (PIN, biometrics): required (refused without), preferred or discouraged.',
+    parse: oneOf(['required', 'preferred', 'discouraged'] as const),
+  },
+  webauthnRpName: {
+    env: 'GATEHOUSE_WEBAUTHN_RP_NAME',
+    default: 'Gatehouse',
+    description: 'Relying party name that browsers show when a passkey is created.',
+    parse: headerText(),
   },
 } as const satisfies Record<string, FieldSpec<unknown>>;
 

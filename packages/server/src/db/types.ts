@@ -252,6 +252,8 @@ export interface Tables {
   outbox: OutboxTable;
   invitations: InvitationsTable;
   send_cooldowns: SendCooldownsTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -268,3 +270,41 @@ export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type InvitationRow = Selectable<InvitationsTable>;
 export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
+export type PasskeyRow = Selectable<PasskeysTable>;
+export type WebauthnChallengeRow = Selectable<WebauthnChallengesTable>;
+
+/** A WebAuthn credential of a user (a passkey). */
+export interface PasskeysTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  /** The credential id as base64url; unique per project. */
+  credential_id: string;
+  /** COSE public key as base64url (public; not a secret). */
+  public_key: string;
+  /** Last signature counter seen; 0 for authenticators that do not count (most synced passkeys). */
+  counter: number;
+  /** JSON array of transports the browser reported (`internal`, `hybrid`, `usb`, ...). */
+  transports: string;
+  aaguid: string;
+  name: string;
+  device_type: 'singleDevice' | 'multiDevice';
+  /** 1 when the credential is backed up (synced), else 0. */
+  backed_up: number;
+  created_at: Millis;
+  last_used_at: Millis | null;
+}
+
+/** An issued WebAuthn challenge, bound to its ceremony (and user); single use, short-lived. */
+export interface WebauthnChallengesTable {
+  id: string;
+  project_id: string;
+  ceremony: 'registration' | 'login' | 'mfa';
+  /** Registration and second-factor ceremonies belong to one account; usernameless sign-in to none. */
+  user_id: string | null;
+  /** SHA-256 of the base64url challenge. */
+  challenge_hash: string;
+  created_at: Millis;
+  expires_at: Millis;
+  used_at: Millis | null;
+}
