@@ -38,6 +38,14 @@ export const AUDIT_EVENTS = {
   'webhook.deleted': 'A webhook subscription was deleted.',
   'webhook.secret_rotated': "A webhook's signing secret was replaced; the old one no longer signs.",
   'webhook.delivery_retried': 'An admin queued a failed webhook delivery again.',
+  'mfa.factor_enrolled': 'A second factor (TOTP or e-mail codes) was confirmed with its first valid code.',
+  'mfa.factor_removed': 'A second factor was removed by its owner.',
+  'mfa.default_changed': 'The user chose which second factor sign-in offers first.',
+  'mfa.disabled': 'The user turned multi-factor authentication off: every factor and recovery code is gone.',
+  'mfa.recovery_codes_generated': 'A new set of recovery codes was made; any earlier set stopped working.',
+  'mfa.recovery_code_used': 'A recovery code was used (at sign-in or as proof); the user is notified by e-mail.',
+  'auth.mfa':
+    'A second-factor check at sign-in or for a change; failure reasons: wrong_code, locked, too_many_attempts, expired, used, unknown_token.',
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -8,10 +8,12 @@ import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
 import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
-import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
+import { AuthService, authRoutes, replyWithTokens, SESSION_COOKIE } from './features/auth/index.js';
 import { EmailTemplateService, emailTemplateRoutes } from './features/email-templates/index.js';
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
+import { MfaService, mfaRoutes } from './features/mfa/index.js';
+import { OneTimeTokens } from './features/one-time-tokens/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
 import { ensureDefaultProject, ProjectSettingsService, projectRoutes } from './features/projects/index.js';
 import { createAuthorizer, RoleService, roleRoutes } from './features/roles/index.js';
@@ -100,7 +102,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     refreshTokenTtl: config.refreshTokenTtl,
     sessionCookieTtl: config.sessionCookieTtl,
   });
-  const auth = new AuthService({
+  const auth: AuthService = new AuthService({
     db,
     clock,
     config,
@@ -111,6 +113,8 @@ export async function buildApp(config: Config, database: Database, options: Buil
     passwordParams,
     audit,
     settings,
+    // Set once the MFA service exists (it needs the mailer, built with the HTTP app below).
+    secondFactor: { afterPassword: (user, input) => mfa.afterPassword(user, input) },
   });
   const roles = new RoleService(database, clock, audit);
   const authorizer = createAuthorizer(db);
@@ -168,6 +172,23 @@ export async function buildApp(config: Config, database: Database, options: Buil
     ttl: config.invitationTtl,
   });
 
+  const mfa: MfaService = new MfaService({
+    db,
+    clock,
+    projectId,
+    settings,
+    audit,
+    mailer,
+    templates,
+    tokens: new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes')),
+    sealKey: deriveKey(config.secret, 'mfa-totp'),
+    recoveryKey: deriveKey(config.secret, 'mfa-recovery-codes'),
+    publicUrl: config.publicUrl,
+    passwordParams,
+    signIn: (input) => auth.completeSignIn(input),
+    issueSetupToken: (input) => auth.issueSetupToken(input),
+  });
+
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
     resolve: (credential) => auth.resolveCaller(credential),
@@ -197,6 +218,11 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(invitationRoutes, { invitations, clock });
   await app.register(outboxRoutes, { mailer });
   await app.register(emailTemplateRoutes, { templates });
+  await app.register(mfaRoutes, {
+    mfa,
+    originCheck,
+    reply: (reply, issued) => replyWithTokens(reply, issued, config.secureCookies),
+  });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {

@@ -2,7 +2,7 @@
  * What the mailer sends. Kinds name the flow a message belongs to (`invitation` now; verification, reset, magic
  * link and codes later), so the outbox can be filtered and templates chosen per kind.
  */
-export type MailKind = 'invitation';
+export type MailKind = 'invitation' | 'mfa_code' | 'recovery_code_used';
 
 export interface OutgoingMail {
   projectId: string;

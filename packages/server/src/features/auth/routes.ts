@@ -29,6 +29,45 @@ export interface AuthRoutesOptions {
 
 const NoContent = { 204: Type.Null() };
 
+/** The refresh cookie is scoped to /auth: it is only ever needed to refresh or sign out. */
+function cookieOptions(secure: boolean) {
+  return {
+    refreshCookie: { path: '/auth', httpOnly: true, sameSite: 'lax' as const, secure },
+    sessionCookie: { path: '/', httpOnly: true, sameSite: 'lax' as const, secure },
+  };
+}
+
+/**
+ * The Directus-shaped answer of every flow that signs someone in: json returns both tokens, cookie sets the
+ * refresh cookie, session sets the session cookie and returns no token.
+ */
+export function replyWithTokens(
+  replyObject: FastifyReply,
+  issued: IssuedTokens,
+  secureCookies: boolean,
+): { data: AuthResult } {
+  const { refreshCookie, sessionCookie } = cookieOptions(secureCookies);
+  if (issued.mode === 'json') {
+    return {
+      data: { access_token: issued.token, refresh_token: issued.refreshToken ?? undefined, expires: issued.expires },
+    };
+  }
+  if (issued.mode === 'cookie') {
+    if (issued.refreshToken) {
+      replyObject.setCookie(REFRESH_COOKIE, issued.refreshToken, {
+        ...refreshCookie,
+        maxAge: Math.floor(issued.refreshExpires / 1000),
+      });
+    }
+    return { data: { access_token: issued.token, expires: issued.expires } };
+  }
+  replyObject.setCookie(SESSION_COOKIE, issued.token, {
+    ...sessionCookie,
+    maxAge: Math.floor(issued.expires / 1000),
+  });
+  return { data: { expires: issued.expires } };
+}
+
 /** Refresh and logout may come with no body at all (cookie modes); validate that as an empty object. */
 async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
   if (request.body === undefined || request.body === null) request.body = {};
@@ -39,31 +78,9 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   const { auth, originCheck, credentialOf, secureCookies } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  /** The refresh cookie is scoped to /auth: it is only ever needed to refresh or sign out. */
-  const refreshCookie = { path: '/auth', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
-  const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
-
-  function reply(replyObject: FastifyReply, issued: IssuedTokens): { data: AuthResult } {
-    if (issued.mode === 'json') {
-      return {
-        data: { access_token: issued.token, refresh_token: issued.refreshToken ?? undefined, expires: issued.expires },
-      };
-    }
-    if (issued.mode === 'cookie') {
-      if (issued.refreshToken) {
-        replyObject.setCookie(REFRESH_COOKIE, issued.refreshToken, {
-          ...refreshCookie,
-          maxAge: Math.floor(issued.refreshExpires / 1000),
-        });
-      }
-      return { data: { access_token: issued.token, expires: issued.expires } };
-    }
-    replyObject.setCookie(SESSION_COOKIE, issued.token, {
-      ...sessionCookie,
-      maxAge: Math.floor(issued.expires / 1000),
-    });
-    return { data: { expires: issued.expires } };
-  }
+  const { refreshCookie, sessionCookie } = cookieOptions(secureCookies);
+  const reply = (replyObject: FastifyReply, issued: IssuedTokens) =>
+    replyWithTokens(replyObject, issued, secureCookies);
 
   function clearCookies(replyObject: FastifyReply, request: FastifyRequest): void {
     if (request.cookies[REFRESH_COOKIE] !== undefined) replyObject.clearCookie(REFRESH_COOKIE, refreshCookie);

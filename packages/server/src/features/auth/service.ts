@@ -39,6 +39,20 @@ interface Subject {
   permissions: string[];
 }
 
+/**
+ * The step after a right password (features/mfa): answers the `amr` of the sign-in, or throws what the client must
+ * do next (INVALID_OTP with an mfa_token, MFA_SETUP_REQUIRED).
+ */
+export interface SecondFactorGate {
+  afterPassword(
+    user: { id: string; email: string; role: string },
+    input: { otp?: string; mode: AuthMode; meta: RequestMeta },
+  ): Promise<string[]>;
+}
+
+/** Lifetime of the setup token MFA_SETUP_REQUIRED hands out (it admits only the MFA enrolment routes). */
+const SETUP_TOKEN_TTL = 10 * 60 * 1000;
+
 export interface AuthServiceDeps {
   db: Kysely<Tables>;
   clock: Clock;
@@ -50,6 +64,7 @@ export interface AuthServiceDeps {
   passwordParams: PasswordParams;
   audit: AuditLog;
   settings: ProjectSettingsService;
+  secondFactor?: SecondFactorGate;
 }
 
 export class AuthService {
@@ -112,13 +127,14 @@ export class AuthService {
       });
       throw invalidCredentials();
     }
+    const amr = (await this.deps.secondFactor?.afterPassword(user, { otp: body.otp, mode, meta })) ?? ['pwd'];
     const lifetimes = this.deps.settings.lifetimes(await this.deps.settings.get(projectId));
     const { session, refreshToken } = await this.deps.sessions.start({
       refreshTokenTtl: lifetimes.refreshTokenTtl,
       projectId,
       userId: user.id,
       mode,
-      amr: ['pwd'],
+      amr,
       ip: meta.ip,
       userAgent: meta.userAgent,
     });
@@ -222,6 +238,7 @@ export class AuthService {
       source: credential.source,
       claims,
       actorId: actorOf(claims),
+      ...(typeof claims.scope === 'string' ? { scope: claims.scope } : {}),
     };
   }
 
@@ -247,6 +264,60 @@ export class AuthService {
       ...meta,
       details: { sessions: ended.length },
     });
+  }
+
+  /**
+   * Opens a session for a user whose sign-in another step finished (the MFA verify step) and issues its tokens,
+   * as `login` does once the password is right.
+   */
+  async completeSignIn(input: {
+    userId: string;
+    mode: AuthMode;
+    amr: string[];
+    meta: RequestMeta;
+    method: string;
+  }): Promise<IssuedTokens> {
+    const { projectId } = this.deps;
+    const subject = await this.activeUser(input.userId);
+    const lifetimes = this.deps.settings.lifetimes(await this.deps.settings.get(projectId));
+    const { session, refreshToken } = await this.deps.sessions.start({
+      refreshTokenTtl: lifetimes.refreshTokenTtl,
+      projectId,
+      userId: input.userId,
+      mode: input.mode,
+      amr: input.amr,
+      ip: input.meta.ip,
+      userAgent: input.meta.userAgent,
+    });
+    await updateUser(this.deps.db, input.userId, { last_access: this.deps.clock.now() });
+    await this.deps.audit.record(projectId, {
+      event: 'auth.login',
+      actorId: input.userId,
+      subjectId: input.userId,
+      ...input.meta,
+      details: { method: input.method, mode: input.mode, session_id: session.id },
+    });
+    return this.issue(subject, session, input.mode, refreshToken);
+  }
+
+  /**
+   * An access token whose `scope` claim (`mfa_enrollment`) admits only the routes that declare it (http/access.ts):
+   * for a user who must set up a second factor before signing in. Its session has no refresh token and ends with
+   * the token.
+   */
+  async issueSetupToken(input: { userId: string; meta: RequestMeta }): Promise<{ token: string; expires: number }> {
+    const subject = await this.activeUser(input.userId);
+    const { session } = await this.deps.sessions.start({
+      projectId: this.deps.projectId,
+      userId: input.userId,
+      mode: 'json',
+      amr: ['pwd'],
+      ip: input.meta.ip,
+      userAgent: input.meta.userAgent,
+      lifetime: SETUP_TOKEN_TTL,
+    });
+    const issued = await this.issue(subject, session, 'json', null, { scope: 'mfa_enrollment' });
+    return { token: issued.token, expires: issued.expires };
   }
 
   private async verify(token: string, use: TokenUse): Promise<JwtClaims> {
@@ -284,7 +355,7 @@ export class AuthService {
     session: SessionRow,
     mode: AuthMode,
     refreshToken: string | null,
-    extraClaims: { act?: { sub: string } } = {},
+    extraClaims: { act?: { sub: string }; scope?: string } = {},
   ): Promise<IssuedTokens> {
     const { config, clock, keyRing, projectId, settings } = this.deps;
     const lifetimes = settings.lifetimes(await settings.get(projectId));
