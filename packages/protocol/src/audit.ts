@@ -45,7 +45,7 @@ export const AUDIT_EVENTS = {
   'mfa.recovery_codes_generated': 'A new set of recovery codes was made; any earlier set stopped working.',
   'mfa.recovery_code_used': 'A recovery code was used (at sign-in or as proof); the user is notified by e-mail.',
   'auth.mfa':
-    'A second-factor check at sign-in or for a change; failure reasons: wrong_code, locked, too_many_attempts, expired, used, unknown_token.',
+    'A second-factor check at sign-in or for a change; failure reasons: wrong_code, locked, too_many_attempts, expired, used, setup_required.',
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

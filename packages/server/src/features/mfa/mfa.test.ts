@@ -602,6 +602,23 @@ describe('managing factors and turning MFA off', () => {
   });
 });
 
+describe('impersonation', () => {
+  it('cannot enrol or change factors for the user', async () => {
+    const admin = await server.admin();
+    const user = await server.user();
+    const issued = await post(`/users/${user.id}/impersonate`, {}, admin.accessToken);
+    expect(issued.statusCode, issued.body).toBe(200);
+    const token = issued.json().data.access_token as string;
+    for (const url of ['/users/me/mfa/totp', '/users/me/mfa/email', '/users/me/mfa/recovery-codes']) {
+      const response = await post(url, url.endsWith('codes') ? { password: TEST_PASSWORD } : undefined, token);
+      expect(response.statusCode, url).toBe(403);
+    }
+    expect((await server.app.inject({ method: 'GET', url: '/users/me/mfa', headers: bearer(token) })).statusCode).toBe(
+      200,
+    );
+  });
+});
+
 describe('bad input', () => {
   it('answers 4xx to garbage on the public routes, never 500', async () => {
     for (const url of ['/auth/mfa/challenge', '/auth/mfa/verify']) {

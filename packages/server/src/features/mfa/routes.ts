@@ -19,7 +19,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller } from '../../caller.js';
 import type { UserProfile } from '../../db/types.js';
-import { invalidCredentials } from '../../errors/auth-error.js';
+import { forbidden, invalidCredentials } from '../../errors/auth-error.js';
 import { requestMeta as meta } from '../../http/request-meta.js';
 import type { IssuedTokens } from '../auth/index.js';
 import type { MfaService } from './service.js';
@@ -49,6 +49,12 @@ function callerOf(request: FastifyRequest): Caller {
 function accountOf(request: FastifyRequest): UserProfile {
   if (!request.account) throw invalidCredentials();
   return request.account;
+}
+
+/** The account whose factors a change is for; an admin acting as the user (impersonation) cannot change them. */
+function ownAccountOf(request: FastifyRequest): UserProfile {
+  if (callerOf(request).actorId !== null) throw forbidden('Second factors cannot be changed while impersonating.');
+  return accountOf(request);
 }
 
 /** The second step of sign-in, and the signed-in user's own second factors. */
@@ -114,7 +120,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
         response: { 200: Data(TotpEnrolment) },
       },
     },
-    async (request) => ({ data: await mfa.enrolTotp(accountOf(request)) }),
+    async (request) => ({ data: await mfa.enrolTotp(ownAccountOf(request)) }),
   );
 
   r.post(
@@ -128,7 +134,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
         response: { 200: Data(EmailEnrolment) },
       },
     },
-    async (request) => ({ data: await mfa.enrolEmail(accountOf(request)) }),
+    async (request) => ({ data: await mfa.enrolEmail(ownAccountOf(request)) }),
   );
 
   r.post(
@@ -144,7 +150,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
       },
     },
     async (request) => ({
-      data: await mfa.activate(accountOf(request), request.body.factor_id, request.body.code, meta(request)),
+      data: await mfa.activate(ownAccountOf(request), request.body.factor_id, request.body.code, meta(request)),
     }),
   );
 
@@ -162,7 +168,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
     },
     async (request, replyObject) => {
       const { factor_id, ...proof } = request.body;
-      await mfa.setDefault(callerOf(request), accountOf(request), factor_id, proof, meta(request));
+      await mfa.setDefault(callerOf(request), ownAccountOf(request), factor_id, proof, meta(request));
       return replyObject.status(204).send(null);
     },
   );
@@ -183,7 +189,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
     async (request) => {
       const codes = await mfa.regenerateRecoveryCodes(
         callerOf(request),
-        accountOf(request),
+        ownAccountOf(request),
         request.body,
         meta(request),
       );
@@ -207,7 +213,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
       },
     },
     async (request, replyObject) => {
-      await mfa.removeFactor(callerOf(request), accountOf(request), request.params.id, request.body, meta(request));
+      await mfa.removeFactor(callerOf(request), ownAccountOf(request), request.params.id, request.body, meta(request));
       return replyObject.status(204).send(null);
     },
   );
@@ -227,7 +233,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
       },
     },
     async (request, replyObject) => {
-      await mfa.disable(callerOf(request), accountOf(request), request.body, meta(request));
+      await mfa.disable(callerOf(request), ownAccountOf(request), request.body, meta(request));
       return replyObject.status(204).send(null);
     },
   );
