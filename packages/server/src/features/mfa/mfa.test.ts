@@ -602,6 +602,82 @@ describe('managing factors and turning MFA off', () => {
   });
 });
 
+describe('concurrency of enrolment', () => {
+  it('gives recovery codes to exactly one of two parallel first activations, and keeps one set under parallel renewals', async () => {
+    const user = await server.user();
+    const totp = (await post('/users/me/mfa/totp', undefined, user.accessToken)).json().data;
+    secrets.push(totp.secret);
+    const email = (await post('/users/me/mfa/email', undefined, user.accessToken)).json().data;
+    await server.mailer.settled();
+    const code = /\b(\d{6})\b/.exec((await smtp.next()).parsed.text ?? '')?.[1] as string;
+    secrets.push(code);
+    const [a, b] = await Promise.all([
+      post(
+        '/users/me/mfa/activate',
+        { factor_id: totp.id, code: generateTotp(totp.secret, server.clock.now()) },
+        user.accessToken,
+      ),
+      post('/users/me/mfa/activate', { factor_id: email.id, code }, user.accessToken),
+    ]);
+    expect([a?.statusCode, b?.statusCode]).toEqual([200, 200]);
+    const sets = [a, b].map((response) => response?.json().data.recovery_codes).filter(Boolean);
+    expect(sets).toHaveLength(1);
+    secrets.push(...sets[0]);
+    const defaults = [a, b].filter((response) => response?.json().data.factor.is_default);
+    expect(defaults).toHaveLength(1);
+    const count = async () =>
+      (await server.database.db.selectFrom('recovery_codes').select('id').where('user_id', '=', user.id).execute())
+        .length;
+    expect(await count()).toBe(10);
+
+    const renewed = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        post('/users/me/mfa/recovery-codes', { password: TEST_PASSWORD }, user.accessToken),
+      ),
+    );
+    expect(renewed.map((response) => response.statusCode)).toEqual([200, 200, 200, 200]);
+    for (const response of renewed) secrets.push(...response.json().data.recovery_codes);
+    expect(await count()).toBe(10);
+    nextStep();
+  });
+});
+
+describe('cookie mode', () => {
+  it('finishes a cookie-mode sign-in through verify with the refresh cookie, and checks the Origin', async () => {
+    const user = await server.user();
+    const { secret } = await withTotp(user);
+    const started = await server.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { origin: PUBLIC_URL },
+      payload: { email: user.email, password: TEST_PASSWORD, mode: 'cookie' },
+    });
+    expect(started.statusCode).toBe(401);
+    const mfaToken = started.json().errors[0].extensions.mfa_token as string;
+    secrets.push(mfaToken);
+    const code = generateTotp(secret, server.clock.now());
+    const foreign = await server.app.inject({
+      method: 'POST',
+      url: '/auth/mfa/verify',
+      headers: { origin: 'https://evil.example.com' },
+      payload: { mfa_token: mfaToken, method: 'totp', code, mode: 'cookie' },
+    });
+    expect(foreign.statusCode).toBe(403);
+    const done = await server.app.inject({
+      method: 'POST',
+      url: '/auth/mfa/verify',
+      headers: { origin: PUBLIC_URL },
+      payload: { mfa_token: mfaToken, method: 'totp', code, mode: 'cookie' },
+    });
+    expect(done.statusCode, done.body).toBe(200);
+    expect(done.json().data.refresh_token).toBeUndefined();
+    const cookie = done.cookies.find((c) => c.name === 'gatehouse_refresh_token');
+    expect(cookie?.httpOnly).toBe(true);
+    secrets.push(cookie?.value as string);
+    expect(claimsOf(done.json().data.access_token).amr).toEqual(['pwd', 'otp', 'mfa']);
+  });
+});
+
 describe('impersonation', () => {
   it('cannot enrol or change factors for the user', async () => {
     const admin = await server.admin();

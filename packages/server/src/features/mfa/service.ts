@@ -287,10 +287,15 @@ export class MfaService {
     }
     await store.clearAttempts(db, account.id);
     const now = clock.now();
-    const before = (await store.listFactors(db, account.id)).filter(active);
-    if (!(await store.confirmFactor(db, factor.id, now, before.length === 0))) {
-      throw invalidPayload('This factor is already active.');
-    }
+    const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+    const first = await db.transaction().execute(async (trx) => {
+      await store.lockAccount(trx, account.id);
+      const isFirst = (await store.listFactors(trx, account.id)).filter(active).length === 0;
+      if (!(await store.confirmFactor(trx, factor.id, now, isFirst))) return null;
+      if (isFirst) await store.replaceRecoveryCodes(trx, this.recoveryRows(account, codes));
+      return isFirst;
+    });
+    if (first === null) throw invalidPayload('This factor is already active.');
     await this.deps.audit.record(account.project_id, {
       event: 'mfa.factor_enrolled',
       actorId: account.id,
@@ -298,9 +303,10 @@ export class MfaService {
       ...meta,
       details: { factor_id: factor.id, type: factor.type },
     });
-    const confirmed = { ...factor, confirmed_at: now, is_default: before.length === 0 ? 1 : 0 };
-    if (before.length > 0) return { factor: toFactor(confirmed) };
-    return { factor: toFactor(confirmed), recovery_codes: await this.newRecoveryCodes(account, meta) };
+    const confirmed = toFactor({ ...factor, confirmed_at: now, is_default: first ? 1 : 0 });
+    if (!first) return { factor: confirmed };
+    await this.recordRecoveryCodes(account, codes.length, meta);
+    return { factor: confirmed, recovery_codes: codes };
   }
 
   /** A new set of recovery codes; the earlier set stops working. */
@@ -366,6 +372,7 @@ export class MfaService {
     }
     await this.requireProof(caller, account, proof, meta);
     const removed = await db.transaction().execute(async (trx) => {
+      await store.lockAccount(trx, account.id);
       const count = await store.deleteAllFactors(trx, account.id);
       await store.replaceRecoveryCodes(trx, {
         projectId: account.project_id,
@@ -563,25 +570,34 @@ export class MfaService {
 
   private async newRecoveryCodes(account: UserProfile, meta: RequestMeta): Promise<string[]> {
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-    await this.deps.db.transaction().execute((trx) =>
-      store.replaceRecoveryCodes(trx, {
-        projectId: account.project_id,
-        userId: account.id,
-        hashes: codes.map((code) => ({
-          id: randomId(),
-          hash: this.recoveryHash(account.id, normalizeRecoveryCode(code)),
-        })),
-        now: this.deps.clock.now(),
-      }),
-    );
+    await this.deps.db.transaction().execute(async (trx) => {
+      await store.lockAccount(trx, account.id);
+      await store.replaceRecoveryCodes(trx, this.recoveryRows(account, codes));
+    });
+    await this.recordRecoveryCodes(account, codes.length, meta);
+    return codes;
+  }
+
+  private recoveryRows(account: UserProfile, codes: string[]) {
+    return {
+      projectId: account.project_id,
+      userId: account.id,
+      hashes: codes.map((code) => ({
+        id: randomId(),
+        hash: this.recoveryHash(account.id, normalizeRecoveryCode(code)),
+      })),
+      now: this.deps.clock.now(),
+    };
+  }
+
+  private async recordRecoveryCodes(account: UserProfile, count: number, meta: RequestMeta): Promise<void> {
     await this.deps.audit.record(account.project_id, {
       event: 'mfa.recovery_codes_generated',
       actorId: account.id,
       subjectId: account.id,
       ...meta,
-      details: { count: codes.length },
+      details: { count },
     });
-    return codes;
   }
 
   /** Recovery codes carry 60 random bits, so a keyed hash (not a slow one) is enough; bound to the user. */

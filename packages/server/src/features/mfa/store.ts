@@ -3,6 +3,15 @@ import type { MfaFactorRow, Tables } from '../../db/types.js';
 
 type Executor = Kysely<Tables> | Transaction<Tables>;
 
+/**
+ * Serializes changes to one account's factors and recovery codes inside a transaction: a no-op UPDATE of the
+ * user row takes its row lock on PostgreSQL (SQLite runs one write transaction at a time anyway), so two
+ * activations cannot both be "the first", and two new sets of recovery codes cannot both survive.
+ */
+export async function lockAccount(trx: Transaction<Tables>, userId: string): Promise<void> {
+  await trx.updateTable('users').set({ updated_at: sql<number>`updated_at` }).where('id', '=', userId).execute();
+}
+
 export async function listFactors(db: Executor, userId: string): Promise<MfaFactorRow[]> {
   return db
     .selectFrom('mfa_factors')
