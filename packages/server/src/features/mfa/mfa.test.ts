@@ -660,14 +660,16 @@ describe('cookie mode', () => {
       method: 'POST',
       url: '/auth/mfa/verify',
       headers: { origin: 'https://evil.example.com' },
-      payload: { mfa_token: mfaToken, method: 'totp', code, mode: 'cookie' },
+      payload: { mfa_token: mfaToken, method: 'totp', code },
     });
     expect(foreign.statusCode).toBe(403);
+    expect(foreign.json().errors[0].extensions.code).toBe('FORBIDDEN');
+    // No mode named: the login's (cookie) applies.
     const done = await server.app.inject({
       method: 'POST',
       url: '/auth/mfa/verify',
       headers: { origin: PUBLIC_URL },
-      payload: { mfa_token: mfaToken, method: 'totp', code, mode: 'cookie' },
+      payload: { mfa_token: mfaToken, method: 'totp', code },
     });
     expect(done.statusCode, done.body).toBe(200);
     expect(done.json().data.refresh_token).toBeUndefined();

@@ -2,7 +2,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   ActivateFactorBody,
   ActivateFactorResult,
-  type AuthMode,
   AuthResult,
   Data,
   EmailEnrolment,
@@ -92,10 +91,9 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
       },
     },
     async (request, replyObject) => {
-      const mode: AuthMode | undefined = request.body.mode;
-      if (mode !== undefined && mode !== 'json') originCheck(request);
-      const { mfa_token, method, code } = request.body;
-      const issued = await mfa.verify({ mfaToken: mfa_token, method, code, mode }, meta(request));
+      const { mfa_token, method, code, mode } = request.body;
+      const checkOrigin = () => originCheck(request);
+      const issued = await mfa.verify({ mfaToken: mfa_token, method, code, mode, checkOrigin }, meta(request));
       return reply(replyObject, issued);
     },
   );

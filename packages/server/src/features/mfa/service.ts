@@ -167,10 +167,20 @@ export class MfaService {
 
   /** Finishes a sign-in with a code; the mfa_token is used up only by a right one. */
   async verify(
-    input: { mfaToken: string; method: MfaMethod; code: string; mode?: AuthMode },
+    input: {
+      mfaToken: string;
+      method: MfaMethod;
+      code: string;
+      mode?: AuthMode;
+      /** Throws unless the request comes from a trusted origin; run when the answer will set cookies. */
+      checkOrigin(): void;
+    },
     meta: RequestMeta,
   ): Promise<IssuedTokens> {
     const { user, data } = await this.openToken(input.mfaToken, meta);
+    // The mode of the login this finishes, unless the call names one.
+    const mode = input.mode ?? (data.mode === 'cookie' || data.mode === 'session' ? data.mode : 'json');
+    if (mode !== 'json') input.checkOrigin();
     const factors = (await store.listFactors(this.deps.db, user.id)).filter(active);
     const check = await this.checkCode(user, factors, input.code, input.method);
     if (!check.ok) {
@@ -184,7 +194,6 @@ export class MfaService {
       throw new AuthError('INVALID_TOKEN', 'The MFA token is no longer valid: sign in again.');
     }
     await this.recordCheck(user.id, meta, 'success', { method: check.method, via: 'verify' });
-    const mode = input.mode ?? (typeof data.mode === 'string' ? (data.mode as AuthMode) : 'json');
     return this.deps.signIn({
       userId: user.id,
       mode,
