@@ -5,7 +5,7 @@ import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/index.js';
 import type { JwtClaims, JwtVerifier } from '../../crypto/jwt.js';
 import { hashPassword, type PasswordParams, verifyPassword } from '../../crypto/password.js';
-import type { SessionRow, Tables, UserProfile } from '../../db/types.js';
+import type { SessionRow, Tables, UserProfile, UserUpdate } from '../../db/types.js';
 import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
 import type { AuditLog } from '../audit/index.js';
 import { checkPasswordPolicy, type ProjectSettingsService } from '../projects/index.js';
@@ -40,13 +40,13 @@ interface Subject {
 }
 
 /**
- * The step after a right password (features/mfa): answers the `amr` of the sign-in, or throws what the client must
- * do next (INVALID_OTP with an mfa_token, MFA_SETUP_REQUIRED).
+ * The step after a first factor (password, magic link, code; features/mfa): answers the `amr` of the sign-in, or
+ * throws what the client must do next (INVALID_OTP with an mfa_token, MFA_SETUP_REQUIRED).
  */
 export interface SecondFactorGate {
-  afterPassword(
+  afterFirstFactor(
     user: { id: string; email: string; role: string },
-    input: { otp?: string; mode: AuthMode; meta: RequestMeta },
+    input: { amr: string[]; method: string; otp?: string; mode: AuthMode; meta: RequestMeta },
   ): Promise<string[]>;
 }
 
@@ -127,30 +127,63 @@ export class AuthService {
       });
       throw invalidCredentials();
     }
-    const amr = (await this.deps.secondFactor?.afterPassword(user, { otp: body.otp, mode, meta })) ?? ['pwd'];
+    return this.signIn(user.id, {
+      mode,
+      amr: ['pwd'],
+      method: 'password',
+      otp: body.otp,
+      meta,
+      ...(result.needsRehash ? { update: { password_hash: await hashPassword(body.password, passwordParams) } } : {}),
+    });
+  }
+
+  /**
+   * Opens a session for a user whose identity a flow has already proven (password, magic link, code, passkey,
+   * provider), records the sign-in and issues tokens for `mode`. Every way in ends here, so sessions, the
+   * audit trail and token claims are the same whichever door was used. A user who is not active is refused.
+   */
+  async signIn(
+    userId: string,
+    input: {
+      mode: AuthMode;
+      /** RFC 8176 authentication method references for the session (`pwd`, `otp`, `hwk`, ...). */
+      amr: string[];
+      /** How the user proved who they are, for the audit trail (`password`, `magic_link`, ...). */
+      method: string;
+      meta: RequestMeta;
+      /** Extra columns written with the sign-in's `last_access` (one write). */
+      update?: UserUpdate;
+      /** A second-factor code sent along with the first factor (`otp` of POST /auth/login). */
+      otp?: string;
+      /** `verified`: the flow has checked the second factor itself (POST /auth/mfa/verify). */
+      secondFactor?: 'verified';
+    },
+  ): Promise<IssuedTokens> {
+    const { db, projectId, clock } = this.deps;
+    const subject = await this.activeUser(userId);
+    // Whichever door the first factor came through, an account with MFA (or required to have it) passes the second
+    // step here: it answers the sign-in's amr, or throws INVALID_OTP with an mfa_token or MFA_SETUP_REQUIRED.
+    const gate = input.secondFactor === 'verified' ? undefined : this.deps.secondFactor;
+    const amr = gate ? await gate.afterFirstFactor(subject.user, input) : input.amr;
     const lifetimes = this.deps.settings.lifetimes(await this.deps.settings.get(projectId));
     const { session, refreshToken } = await this.deps.sessions.start({
       refreshTokenTtl: lifetimes.refreshTokenTtl,
       projectId,
-      userId: user.id,
-      mode,
+      userId,
+      mode: input.mode,
       amr,
-      ip: meta.ip,
-      userAgent: meta.userAgent,
+      ip: input.meta.ip,
+      userAgent: input.meta.userAgent,
     });
-    // One write for the sign-in: its time, and the hash again when the argon2 parameters have changed.
-    await updateUser(db, user.id, {
-      last_access: this.deps.clock.now(),
-      ...(result.needsRehash ? { password_hash: await hashPassword(body.password, passwordParams) } : {}),
-    });
+    await updateUser(db, userId, { last_access: clock.now(), ...input.update });
     await this.deps.audit.record(projectId, {
       event: 'auth.login',
-      actorId: user.id,
-      subjectId: user.id,
-      ...meta,
-      details: { method: 'password', mode, session_id: session.id },
+      actorId: userId,
+      subjectId: userId,
+      ...input.meta,
+      details: { method: input.method, mode: input.mode, session_id: session.id },
     });
-    return this.issue(await this.activeUser(user.id), session, mode, refreshToken);
+    return this.issue(subject, session, input.mode, refreshToken);
   }
 
   /** Rotates a refresh token and issues tokens for `mode`. Replays after the grace window end the session. */
@@ -264,40 +297,6 @@ export class AuthService {
       ...meta,
       details: { sessions: ended.length },
     });
-  }
-
-  /**
-   * Opens a session for a user whose sign-in another step finished (the MFA verify step) and issues its tokens,
-   * as `login` does once the password is right.
-   */
-  async completeSignIn(input: {
-    userId: string;
-    mode: AuthMode;
-    amr: string[];
-    meta: RequestMeta;
-    method: string;
-  }): Promise<IssuedTokens> {
-    const { projectId } = this.deps;
-    const subject = await this.activeUser(input.userId);
-    const lifetimes = this.deps.settings.lifetimes(await this.deps.settings.get(projectId));
-    const { session, refreshToken } = await this.deps.sessions.start({
-      refreshTokenTtl: lifetimes.refreshTokenTtl,
-      projectId,
-      userId: input.userId,
-      mode: input.mode,
-      amr: input.amr,
-      ip: input.meta.ip,
-      userAgent: input.meta.userAgent,
-    });
-    await updateUser(this.deps.db, input.userId, { last_access: this.deps.clock.now() });
-    await this.deps.audit.record(projectId, {
-      event: 'auth.login',
-      actorId: input.userId,
-      subjectId: input.userId,
-      ...input.meta,
-      details: { method: input.method, mode: input.mode, session_id: session.id },
-    });
-    return this.issue(subject, session, input.mode, refreshToken);
   }
 
   /**

@@ -225,10 +225,10 @@ describe('sign-in with TOTP', () => {
     );
     const codes = wrong.map((response) => response.json().errors[0].extensions.code);
     expect(codes.filter((code) => code === 'INVALID_OTP')).toHaveLength(5);
-    expect(codes.filter((code) => code === 'INVALID_TOKEN')).toHaveLength(4);
+    expect(codes.filter((code) => code === 'TOO_MANY_ATTEMPTS')).toHaveLength(4);
     const right = await verify({ mfa_token: mfaToken, method: 'totp', code: generateTotp(secret, server.clock.now()) });
-    expect(right.statusCode).toBe(403);
-    expect(right.json().errors[0].extensions.code).toBe('INVALID_TOKEN');
+    expect(right.statusCode).toBe(429);
+    expect(right.json().errors[0].extensions.code).toBe('TOO_MANY_ATTEMPTS');
     // The password step can be done again; a right code then signs in.
     const fresh = await mfaTokenOf(user.email);
     const done = await verify({ mfa_token: fresh, method: 'totp', code: generateTotp(secret, server.clock.now()) });
@@ -284,6 +284,37 @@ describe('sign-in with TOTP', () => {
     const statuses = guesses.map((response) => response.statusCode);
     expect(statuses.filter((status) => status === 401)).toHaveLength(10);
     expect(statuses.filter((status) => status === 429)).toHaveLength(15);
+  });
+});
+
+describe('other first factors', () => {
+  it('a magic link is a first factor only: an account with MFA still passes the second step', async () => {
+    const user = await server.user();
+    const { secret } = await withTotp(user);
+    const requested = await post('/auth/magic-link', { email: user.email });
+    expect(requested.statusCode).toBe(204);
+    await server.mailer.settled();
+    const mail = await smtp.next();
+    const token = /[?&]token=([A-Za-z0-9_-]+)/.exec(mail.parsed.text ?? '')?.[1] as string;
+    secrets.push(token);
+    const first = await post('/auth/magic-link/verify', { token });
+    expect(first.statusCode, first.body).toBe(401);
+    const { code, mfa_token, methods } = first.json().errors[0].extensions;
+    expect(code).toBe('INVALID_OTP');
+    expect(methods).toEqual(['totp', 'recovery_code']);
+    secrets.push(mfa_token);
+    const done = await verify({ mfa_token, method: 'totp', code: generateTotp(secret, server.clock.now()) });
+    expect(done.statusCode, done.body).toBe(200);
+    expect(claimsOf(done.json().data.access_token).amr).toEqual(['email', 'otp', 'mfa']);
+    const login = await server.database.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('event', '=', 'auth.login')
+      .where('subject_id', '=', user.id)
+      .orderBy('seq', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(login.details)).toMatchObject({ method: 'magic_link+totp' });
+    nextStep();
   });
 });
 

@@ -53,14 +53,19 @@ const PURPOSE_EMAIL_CODE = 'mfa_email';
 const PURPOSE_EMAIL_SETUP = 'mfa_email_setup';
 
 /**
- * The `amr` values (RFC 8176) a second step adds to `pwd`: a TOTP or e-mail code is a one-time password (`otp`)
- * and a recovery code is not, and every second step makes it a multiple-factor sign-in (`mfa`).
+ * The `amr` values (RFC 8176) a second step adds to the first factor's (`pwd` for a password): a TOTP or e-mail
+ * code is a one-time password (`otp`) and a recovery code is not, and every second step makes it a
+ * multiple-factor sign-in (`mfa`). A password and TOTP give `["pwd","otp","mfa"]`.
  */
-const AMR: Record<MfaMethod, string[]> = {
-  totp: ['pwd', 'otp', 'mfa'],
-  email: ['pwd', 'otp', 'mfa'],
-  recovery_code: ['pwd', 'mfa'],
+const SECOND_AMR: Record<MfaMethod, string[]> = {
+  totp: ['otp', 'mfa'],
+  email: ['otp', 'mfa'],
+  recovery_code: ['mfa'],
 };
+
+function amrOf(first: readonly string[], second: MfaMethod): string[] {
+  return [...new Set([...first, ...SECOND_AMR[second]])];
+}
 
 export interface SignInInput {
   userId: string;
@@ -122,16 +127,20 @@ export class MfaService {
   // --- sign-in --------------------------------------------------------------------------------------------
 
   /**
-   * The step after a right password: answers the `amr` of the sign-in, or throws what the client must do next:
-   * INVALID_OTP with an `mfa_token` (a second factor is needed, or `otp` was wrong), MFA_SETUP_REQUIRED with a
-   * setup token (one is required and there is none), REQUESTS_EXCEEDED (locked out).
+   * The step after a first factor (a right password, a magic link, a sign-in code): answers the `amr` of the
+   * sign-in, or throws what the client must do next: INVALID_OTP with an `mfa_token` (a second factor is needed,
+   * or `otp` was wrong), MFA_SETUP_REQUIRED with a setup token (one is required and there is none),
+   * REQUESTS_EXCEEDED (locked out).
    */
-  async afterPassword(user: MfaSubject, input: { otp?: string; mode: AuthMode; meta: RequestMeta }): Promise<string[]> {
+  async afterFirstFactor(
+    user: MfaSubject,
+    input: { amr: string[]; method: string; otp?: string; mode: AuthMode; meta: RequestMeta },
+  ): Promise<string[]> {
     const settings = await this.deps.settings.get(this.deps.projectId);
-    if (settings.mfa === 'off') return ['pwd'];
+    if (settings.mfa === 'off') return input.amr;
     const factors = (await store.listFactors(this.deps.db, user.id)).filter(active);
     if (factors.length === 0) {
-      if (!(await this.isRequired(user, settings))) return ['pwd'];
+      if (!(await this.isRequired(user, settings))) return input.amr;
       const setup = await this.deps.issueSetupToken({ userId: user.id, meta: input.meta });
       await this.recordCheck(user.id, input.meta, 'failure', { reason: 'setup_required' });
       throw new AuthError('MFA_SETUP_REQUIRED', 'A second factor is required: set one up to sign in.', {
@@ -141,13 +150,13 @@ export class MfaService {
     if (input.otp !== undefined) {
       const check = await this.checkCode(user, factors, input.otp, null);
       if (check.ok) {
-        await this.recordCheck(user.id, input.meta, 'success', { method: check.method, via: 'login' });
-        return AMR[check.method];
+        await this.recordCheck(user.id, input.meta, 'success', { method: check.method, via: input.method });
+        return amrOf(input.amr, check.method);
       }
-      await this.recordCheck(user.id, input.meta, 'failure', { reason: check.reason, via: 'login' });
+      await this.recordCheck(user.id, input.meta, 'failure', { reason: check.reason, via: input.method });
       if (check.reason === 'locked') throw lockedError(check, this.deps.clock.now());
     }
-    const challenge = await this.openChallenge(user, factors, input.mode);
+    const challenge = await this.openChallenge(user, factors, input);
     throw new AuthError(
       'INVALID_OTP',
       input.otp === undefined ? 'A second factor is required.' : 'The one-time password is wrong.',
@@ -194,12 +203,14 @@ export class MfaService {
       throw new AuthError('INVALID_TOKEN', 'The MFA token is no longer valid: sign in again.');
     }
     await this.recordCheck(user.id, meta, 'success', { method: check.method, via: 'verify' });
+    const first = Array.isArray(data.amr) ? data.amr.map(String) : ['pwd'];
+    const firstMethod = typeof data.method === 'string' ? data.method : 'password';
     return this.deps.signIn({
       userId: user.id,
       mode,
-      amr: AMR[check.method],
+      amr: amrOf(first, check.method),
       meta,
-      method: `password+${check.method}`,
+      method: `${firstMethod}+${check.method}`,
     });
   }
 
@@ -423,7 +434,12 @@ export class MfaService {
     }
   }
 
-  private async openChallenge(user: MfaSubject, factors: MfaFactorRow[], mode: AuthMode) {
+  /** The mfa_token stands for the first factor just checked: it carries that sign-in's mode, amr and method. */
+  private async openChallenge(
+    user: MfaSubject,
+    factors: MfaFactorRow[],
+    first: { mode: AuthMode; amr: string[]; method: string },
+  ) {
     const issued = await this.deps.tokens.issueToken({
       projectId: this.deps.projectId,
       purpose: PURPOSE_LOGIN,
@@ -432,7 +448,7 @@ export class MfaService {
       channel: 'email',
       ttl: MFA_TOKEN_TTL,
       userId: user.id,
-      data: { mode },
+      data: { mode: first.mode, amr: first.amr, method: first.method },
       maxAttempts: MFA_TOKEN_ATTEMPTS,
     });
     const methods: MfaMethod[] = [...new Set(factors.map((factor) => factor.type))];
@@ -447,8 +463,12 @@ export class MfaService {
       if (attempt.reason !== 'unknown') {
         await this.recordCheck(null, meta, 'failure', { reason: attempt.reason });
       }
-      if (attempt.reason === 'expired')
+      if (attempt.reason === 'expired') {
         throw new AuthError('TOKEN_EXPIRED', 'The MFA token has expired: sign in again.');
+      }
+      if (attempt.reason === 'too_many_attempts') {
+        throw new AuthError('TOO_MANY_ATTEMPTS', 'The MFA token has had its 5 tries: sign in again.');
+      }
       throw new AuthError('INVALID_TOKEN', 'The MFA token is not valid: sign in again.');
     }
     const user = attempt.row.user_id === null ? undefined : await findUserById(this.deps.db, attempt.row.user_id);
