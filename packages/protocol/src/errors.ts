@@ -72,6 +72,15 @@ export const ERROR_CODES = {
     status: 400,
     description: 'The WebAuthn challenge is older than 5 minutes; start the ceremony again.',
   },
+  MFA_SETUP_REQUIRED: {
+    status: 403,
+    description:
+      'The project or the role requires a second factor and the account has none; `extensions.setup_token` admits only the MFA enrolment routes.',
+  },
+  REAUTHENTICATION_REQUIRED: {
+    status: 403,
+    description: "The action needs a recent sign-in (the token's `auth_time`); sign in again and retry.",
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

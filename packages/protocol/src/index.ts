@@ -4,6 +4,7 @@ export * from './email-templates.js';
 export * from './errors.js';
 export * from './invitations.js';
 export * from './mail.js';
+export * from './mfa.js';
 export * from './passkeys.js';
 export * from './passwordless.js';
 export * from './projects.js';

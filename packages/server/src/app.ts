@@ -9,10 +9,11 @@ import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
 import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
-import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
+import { AuthService, authRoutes, SESSION_COOKIE, sendTokens } from './features/auth/index.js';
 import { EmailTemplateService, emailTemplateRoutes } from './features/email-templates/index.js';
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
+import { MfaService, mfaRoutes } from './features/mfa/index.js';
 import { OneTimeTokens } from './features/one-time-tokens/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
 import { PasskeyService, passkeyRoutes } from './features/passkeys/index.js';
@@ -114,7 +115,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     refreshTokenTtl: config.refreshTokenTtl,
     sessionCookieTtl: config.sessionCookieTtl,
   });
-  const auth = new AuthService({
+  const auth: AuthService = new AuthService({
     db,
     clock,
     config,
@@ -125,6 +126,8 @@ export async function buildApp(config: Config, database: Database, options: Buil
     passwordParams,
     audit,
     settings,
+    // The MFA service is built below (it needs the mailer); this runs only at sign-in time.
+    secondFactor: { afterFirstFactor: (user, input) => mfa.afterFirstFactor(user, input) },
   });
   const roles = new RoleService(database, clock, audit);
   const authorizer = createAuthorizer(db);
@@ -200,11 +203,12 @@ export async function buildApp(config: Config, database: Database, options: Buil
     ttl: config.invitationTtl,
   });
 
+  const oneTimeTokens = new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes'));
   const passwordless = new PasswordlessService({
     db,
     clock,
     projectId,
-    tokens: new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes')),
+    tokens: oneTimeTokens,
     mailer,
     templates,
     audit,
@@ -215,6 +219,22 @@ export async function buildApp(config: Config, database: Database, options: Buil
     magicLinkTtl: config.magicLinkTtl,
     codeTtl: config.codeTtl,
     resendInterval: config.codeResendInterval,
+  });
+  const mfa: MfaService = new MfaService({
+    db,
+    clock,
+    projectId,
+    settings,
+    audit,
+    mailer,
+    templates,
+    tokens: oneTimeTokens,
+    sealKey: deriveKey(config.secret, 'mfa-totp'),
+    recoveryKey: deriveKey(config.secret, 'mfa-recovery-codes'),
+    publicUrl: config.publicUrl,
+    passwordParams,
+    signIn: (input) => auth.signIn(input.userId, { ...input, secondFactor: 'verified' }),
+    issueSetupToken: (input) => auth.issueSetupToken(input),
   });
 
   const passkeys = new PasskeyService({
@@ -284,6 +304,11 @@ export async function buildApp(config: Config, database: Database, options: Buil
     secureCookies: config.secureCookies,
     manageableUser: (caller, id) => adminUsers.manageable(caller, id),
     projectUser: (id, userId) => adminUsers.get(id, userId),
+  });
+  await app.register(mfaRoutes, {
+    mfa,
+    originCheck,
+    reply: (reply, issued) => sendTokens(reply, issued, config.secureCookies),
   });
 
   if (config.adminEmail && config.adminPassword) {

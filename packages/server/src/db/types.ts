@@ -20,6 +20,8 @@ export interface RolesTable {
   /** JSON array of permission strings. */
   permissions: string;
   created_at: Millis;
+  /** 1 when every account of this role must use a second factor (see features/mfa). */
+  mfa_required: Generated<number>;
 }
 
 export interface UsersTable {
@@ -231,6 +233,43 @@ export interface EmailTemplatesTable {
   updated_at: Millis;
 }
 
+/** A second factor of a user; unconfirmed (`confirmed_at` null) until the user proves one code. */
+export interface MfaFactorsTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  type: 'totp' | 'email';
+  /** The TOTP secret (base32), AES-256-GCM sealed with the factor id as associated data; null for e-mail. */
+  secret: string | null;
+  /** 1 for the factor offered first at sign-in. */
+  is_default: number;
+  /** The last accepted TOTP time step: only a later one is accepted (no replay within a code's window). */
+  last_step: number | null;
+  created_at: Millis;
+  confirmed_at: Millis | null;
+}
+
+/** One single-use recovery code, stored as an HMAC under a server key. */
+export interface RecoveryCodesTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  code_hash: string;
+  created_at: Millis;
+  used_at: Millis | null;
+}
+
+/** Wrong second-factor codes of a user across challenges, and the lockout they led to. */
+export interface MfaLockoutsTable {
+  user_id: string;
+  project_id: string;
+  /** Attempts since the last success or lockout (counted before the code is checked). */
+  failures: number;
+  /** Lockouts since the last success: each one doubles the next. */
+  lockouts: number;
+  locked_until: Millis;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -254,6 +293,9 @@ export interface Tables {
   send_cooldowns: SendCooldownsTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
+  mfa_factors: MfaFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  mfa_lockouts: MfaLockoutsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -308,3 +350,4 @@ export interface WebauthnChallengesTable {
   expires_at: Millis;
   used_at: Millis | null;
 }
+export type MfaFactorRow = Selectable<MfaFactorsTable>;

@@ -118,6 +118,55 @@ The link works once and expires {{expires_at}}. If you did not ask to sign in, y
       ]),
     },
   },
+  mfa_code: {
+    description: 'A sign-in code for e-mail two-factor authentication (at sign-in, or to confirm the e-mail factor).',
+    variables: {
+      code: 'the 6-digit code',
+      site: 'the host of the public URL',
+      minutes: 'how many minutes the code stays valid',
+    },
+    sample: { code: '123456', site: 'auth.example.com', minutes: '5' },
+    default: {
+      subject: 'Your {{site}} sign-in code',
+      text: `Hello,
+
+Your sign-in code for {{site}} is:
+
+{{code}}
+
+It is valid for {{minutes}} minutes and works once. If you did not try to sign in, someone knows your password: change it.
+`,
+      html: page([
+        'Hello,',
+        'Your sign-in code for {{site}} is:',
+        '<strong style="font-size: 1.5rem; letter-spacing: 0.2em;">{{code}}</strong>',
+        'It is valid for {{minutes}} minutes and works once. If you did not try to sign in, someone knows your password: change it.',
+      ]),
+    },
+  },
+  recovery_code_used: {
+    description: 'A recovery code of the account was used; sent to the account owner as a warning.',
+    variables: {
+      site: 'the host of the public URL',
+      remaining: 'how many unused recovery codes are left',
+      time: 'when the code was used (UTC)',
+    },
+    sample: { site: 'auth.example.com', remaining: '9', time: 'Tue, 01 Dec 2026 12:00:00 GMT' },
+    default: {
+      subject: 'A recovery code was used for your {{site}} account',
+      text: `Hello,
+
+A recovery code was used to sign in to your {{site}} account on {{time}}. {{remaining}} unused recovery codes are left.
+
+If this was not you, sign in, change your password and generate new recovery codes.
+`,
+      html: page([
+        'Hello,',
+        'A recovery code was used to sign in to your {{site}} account on {{time}}. {{remaining}} unused recovery codes are left.',
+        'If this was not you, sign in, change your password and generate new recovery codes.',
+      ]),
+    },
+  },
 } as const satisfies Record<string, TemplateKind>;
 
 export type TemplateKindName = keyof typeof TEMPLATE_KINDS;

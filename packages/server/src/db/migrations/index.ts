@@ -7,6 +7,7 @@ import * as webhooks from './004-webhooks.js';
 import * as oneTimeTokens from './006-one-time-tokens.js';
 import * as passwordless from './008-passwordless.js';
 import * as emailTemplates from './009-email-templates.js';
+import * as mfa from './010-mfa.js';
 import * as passkeys from './011-passkeys.js';
 
 export interface Migration {
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '009-email-templates', up: emailTemplates.up },
   { name: '008-passwordless', up: passwordless.up },
   { name: '011-passkeys', up: passkeys.up },
+  { name: '010-mfa', up: mfa.up },
 ];
