@@ -8,7 +8,8 @@ import { NullableString, StringEnum } from './schemas.js';
  */
 export const AUDIT_EVENTS = {
   'auth.signup': 'An account was created by sign-up; failure reason: email_taken (the caller was answered as usual).',
-  'auth.login': 'A sign-in attempt; failure reasons: unknown_user, wrong_password, suspended, not_active.',
+  'auth.login':
+    'A sign-in attempt; failure reasons: unknown_user, wrong_password, suspended, not_active, email_not_verified.',
   'auth.logout': 'A session was ended by its owner (sign-out).',
   'auth.logout_all': 'Every session of the user was ended by the user.',
   'auth.refresh_reuse': 'A rotated refresh token was presented again after the grace window; its session was revoked.',
@@ -38,6 +39,11 @@ export const AUDIT_EVENTS = {
   'webhook.deleted': 'A webhook subscription was deleted.',
   'webhook.secret_rotated': "A webhook's signing secret was replaced; the old one no longer signs.",
   'webhook.delivery_retried': 'An admin queued a failed webhook delivery again.',
+  'auth.email_verification_requested':
+    'A verification mail was asked for; failure reasons (no mail, answered as usual): unknown_user, not_active, already_verified, cool_down, verification_off.',
+  'user.email_verified': "A verification link confirmed the account's e-mail address.",
+  'auth.password_reset_requested':
+    'A password reset mail was asked for; failure reasons (no mail, answered as usual): unknown_user, not_active, cool_down.',
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -49,6 +49,15 @@ export const ERROR_CODES = {
     status: 409,
     description: 'The target account is suspended or not yet active, so this cannot be done to it.',
   },
+  EMAIL_NOT_VERIFIED: {
+    status: 401,
+    description:
+      'The password is right but the project requires a verified e-mail address first; request a verification mail.',
+  },
+  REAUTHENTICATION_REQUIRED: {
+    status: 403,
+    description: 'This needs a recent sign-in (or the password): sign in again and retry.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -6,12 +6,14 @@ import { createJwtVerifier } from './crypto/jwt.js';
 import type { PasswordParams } from './crypto/password.js';
 import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
+import { AccountLifecycle, BackgroundTasks, lifecycleRoutes } from './features/account-lifecycle/index.js';
 import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
 import { EmailTemplateService, emailTemplateRoutes } from './features/email-templates/index.js';
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
+import { OneTimeTokens } from './features/one-time-tokens/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
 import { ensureDefaultProject, ProjectSettingsService, projectRoutes } from './features/projects/index.js';
 import { createAuthorizer, RoleService, roleRoutes } from './features/roles/index.js';
@@ -52,6 +54,8 @@ export interface Gatehouse {
   /** Sends queued webhook deliveries; runs on a timer unless built with `webhookDelivery: 'manual'`. */
   webhookDelivery: WebhookDeliveryWorker;
   mailer: Mailer;
+  /** E-mail verification, password reset and change, sign-in notices, self-deletion; `settled()` awaits its mail. */
+  lifecycle: AccountLifecycle;
   projectId: string;
   /** Every route with the access it declares (for the authorization tests and the docs). */
   routes: readonly DeclaredRoute[];
@@ -100,24 +104,12 @@ export async function buildApp(config: Config, database: Database, options: Buil
     refreshTokenTtl: config.refreshTokenTtl,
     sessionCookieTtl: config.sessionCookieTtl,
   });
-  const auth = new AuthService({
-    db,
-    clock,
-    config,
-    projectId,
-    keyRing,
-    verifier,
-    sessions,
-    passwordParams,
-    audit,
-    settings,
-  });
   const roles = new RoleService(database, clock, audit);
   const authorizer = createAuthorizer(db);
   const webhookKey = deriveKey(config.secret, 'webhooks');
   const webhooks = new WebhookService({ db, clock, audit, sealKey: webhookKey, production: config.production });
   audit.onAppend(webhooks.enqueue);
-  const adminUsers = new AdminUserService({
+  const adminUsers: AdminUserService = new AdminUserService({
     database,
     clock,
     sessions,
@@ -155,6 +147,41 @@ export async function buildApp(config: Config, database: Database, options: Buil
     app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
   }
   const templates = new EmailTemplateService(db, clock, audit);
+  const oneTimeKey = deriveKey(config.secret, 'one-time-codes');
+  const lifecycle: AccountLifecycle = new AccountLifecycle(
+    {
+      database,
+      clock,
+      mailer,
+      templates,
+      audit,
+      settings,
+      sessions,
+      tokensOn: (handle) => new OneTimeTokens(handle, clock, oneTimeKey),
+      passwordParams,
+      background: new BackgroundTasks(app.log),
+      publicUrl: config.publicUrl,
+      passwordResetTtl: config.passwordResetTtl,
+      passwordResetUrlAllowList: config.passwordResetUrlAllowList,
+      emailVerificationTtl: config.emailVerificationTtl,
+      emailVerificationUrlAllowList: config.emailVerificationUrlAllowList,
+      newSignInLookback: config.newSignInLookback,
+    },
+    (caller, meta) => adminUsers.removeOwn(caller, meta),
+  );
+  const auth: AuthService = new AuthService({
+    db,
+    clock,
+    config,
+    projectId,
+    keyRing,
+    verifier,
+    sessions,
+    passwordParams,
+    audit,
+    settings,
+    accountEvents: lifecycle.events(),
+  });
   const invitations = new InvitationService({
     db,
     clock,
@@ -197,6 +224,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(invitationRoutes, { invitations, clock });
   await app.register(outboxRoutes, { mailer });
   await app.register(emailTemplateRoutes, { templates });
+  await app.register(lifecycleRoutes, { lifecycle, projectId });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -228,12 +256,14 @@ export async function buildApp(config: Config, database: Database, options: Buil
     audit,
     webhookDelivery,
     mailer,
+    lifecycle,
     projectId,
     routes,
     async close() {
       revocations.stop();
       await webhookDelivery.stop();
       await app.close();
+      await lifecycle.settled();
       await mailer.close();
     },
   };

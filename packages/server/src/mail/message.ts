@@ -2,7 +2,13 @@
  * What the mailer sends. Kinds name the flow a message belongs to (`invitation` now; verification, reset, magic
  * link and codes later), so the outbox can be filtered and templates chosen per kind.
  */
-export type MailKind = 'invitation';
+export type MailKind =
+  | 'invitation'
+  | 'verify_email'
+  | 'reset_password'
+  | 'password_changed'
+  | 'new_sign_in'
+  | 'account_deleted';
 
 export interface OutgoingMail {
   projectId: string;

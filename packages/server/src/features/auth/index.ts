@@ -1,2 +1,2 @@
 export { authRoutes, REFRESH_COOKIE, SESSION_COOKIE } from './routes.js';
-export { AuthService, type IssuedTokens } from './service.js';
+export { type AccountEvents, AuthService, type IssuedTokens } from './service.js';

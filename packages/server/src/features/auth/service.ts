@@ -39,6 +39,19 @@ interface Subject {
   permissions: string[];
 }
 
+/**
+ * What the account-lifecycle feature does around sign-up and sign-in, handed over by app.ts. Both notices run
+ * in the background: neither the answer nor its timing depends on them.
+ */
+export interface AccountEvents {
+  /** Throws INVALID_PAYLOAD when a caller-chosen verification link target is not allowed. */
+  checkVerificationUrl(url: string | undefined): void;
+  /** A new account was stored by sign-up (mails the verification link unless the project turned it off). */
+  signedUp(user: UserProfile, verificationUrl: string | undefined): void;
+  /** A password sign-in opened `session` (mails a notice when its user agent is new on the account). */
+  signedIn(user: UserProfile, session: SessionRow): void;
+}
+
 export interface AuthServiceDeps {
   db: Kysely<Tables>;
   clock: Clock;
@@ -50,6 +63,7 @@ export interface AuthServiceDeps {
   passwordParams: PasswordParams;
   audit: AuditLog;
   settings: ProjectSettingsService;
+  accountEvents?: AccountEvents;
 }
 
 export class AuthService {
@@ -68,12 +82,15 @@ export class AuthService {
       );
     }
     checkPasswordPolicy(settings, body.password, normalizeEmail(body.email));
+    this.deps.accountEvents?.checkVerificationUrl(body.verification_url);
     const passwordHash = await hashPassword(body.password, passwordParams);
-    const { email: _email, password: _password, ...profile } = body;
+    const { email: _email, password: _password, verification_url: verificationUrl, ...profile } = body;
     const row = newUserRow({ projectId, email: body.email, passwordHash, role: 'user', now: clock.now(), profile });
     // Both outcomes write one event, so a taken e-mail costs the same as a new one.
     if (await insertUser(db, row)) {
       await this.deps.audit.record(projectId, { event: 'auth.signup', actorId: row.id, subjectId: row.id, ...meta });
+      const { password_hash: _hash, ...user } = row;
+      this.deps.accountEvents?.signedUp(user as UserProfile, verificationUrl);
     } else {
       const existing = await findUserByEmail(db, projectId, row.email);
       await this.deps.audit.record(projectId, {
@@ -112,7 +129,19 @@ export class AuthService {
       });
       throw invalidCredentials();
     }
-    const lifetimes = this.deps.settings.lifetimes(await this.deps.settings.get(projectId));
+    const settings = await this.deps.settings.get(projectId);
+    // Only once the password checked out, so this answer tells nothing to someone without it.
+    if (settings.email_verification === 'required' && user.email_verified_at === null) {
+      await this.deps.audit.record(projectId, {
+        event: 'auth.login',
+        outcome: 'failure',
+        subjectId: user.id,
+        ...meta,
+        details: { reason: 'email_not_verified', email },
+      });
+      throw new AuthError('EMAIL_NOT_VERIFIED', 'Verify your e-mail address before signing in.');
+    }
+    const lifetimes = this.deps.settings.lifetimes(settings);
     const { session, refreshToken } = await this.deps.sessions.start({
       refreshTokenTtl: lifetimes.refreshTokenTtl,
       projectId,
@@ -134,7 +163,9 @@ export class AuthService {
       ...meta,
       details: { method: 'password', mode, session_id: session.id },
     });
-    return this.issue(await this.activeUser(user.id), session, mode, refreshToken);
+    const subject = await this.activeUser(user.id);
+    this.deps.accountEvents?.signedIn(subject.user, session);
+    return this.issue(subject, session, mode, refreshToken);
   }
 
   /** Rotates a refresh token and issues tokens for `mode`. Replays after the grace window end the session. */

@@ -94,6 +94,16 @@ export class OneTimeTokens {
     return this.consume(row);
   }
 
+  /** The link token's row without using it (to check what redeeming it would do first), or undefined. */
+  async findToken(purpose: string, token: string): Promise<OneTimeTokenRow | undefined> {
+    return this.db
+      .selectFrom('one_time_tokens')
+      .selectAll()
+      .where('secret_hash', '=', sha256(token))
+      .where('purpose', '=', purpose)
+      .executeTakeFirst();
+  }
+
   /** When the newest secret of this purpose was sent to `identifier` (for resend cool-downs), or null. */
   async lastIssuedAt(projectId: string, purpose: string, identifier: string): Promise<number | null> {
     return (await this.latest(projectId, purpose, identifier))?.created_at ?? null;
@@ -141,7 +151,7 @@ export class OneTimeTokens {
       expires_at: now + input.ttl,
       used_at: null,
     };
-    await this.db.transaction().execute(async (trx) => {
+    const write = async (trx: Kysely<Tables>): Promise<void> => {
       await trx
         .updateTable('one_time_tokens')
         .set({ used_at: now })
@@ -151,7 +161,10 @@ export class OneTimeTokens {
         .where('used_at', 'is', null)
         .execute();
       await trx.insertInto('one_time_tokens').values(row).execute();
-    });
+    };
+    // Built on a transaction (a caller that checks a cool-down first), it writes in that transaction.
+    if (this.db.isTransaction) await write(this.db);
+    else await this.db.transaction().execute(write);
     return row;
   }
 

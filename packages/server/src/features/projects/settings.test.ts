@@ -31,6 +31,8 @@ describe('project settings', () => {
       refresh_token_ttl: null,
       session_cookie_ttl: null,
       password: { min_length: 8, forbid_email: false },
+      email_verification: 'optional',
+      new_sign_in_notice: true,
     });
     expect((await settings('GET', undefined, server.projectId)).json()).toEqual(bySlug.json());
     const other = await settings('GET', undefined, '00000000-0000-4000-8000-000000000000');

@@ -179,6 +179,16 @@ export class SessionService {
     this.revocations.add(sessionIds);
   }
 
+  /** Whether `session` is the user's first, or comes from a user agent seen on the account since `since`. */
+  async signInHistory(session: SessionRow, since: number): Promise<'first' | 'seen' | 'new'> {
+    return store.signInHistory(this.db, {
+      userId: session.user_id,
+      userAgent: session.user_agent,
+      since,
+      exceptSessionId: session.id,
+    });
+  }
+
   async listActive(userId: string): Promise<SessionRow[]> {
     return store.listActiveSessions(this.db, userId, this.clock.now());
   }

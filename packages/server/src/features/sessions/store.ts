@@ -177,3 +177,32 @@ export async function revokedSince(db: Executor, since: number): Promise<{ id: s
   const rows = await db.selectFrom('sessions').select(['id', 'revoked_at']).where('revoked_at', '>=', since).execute();
   return rows.map((row) => ({ id: row.id, revoked_at: Number(row.revoked_at) }));
 }
+
+/**
+ * What a new sign-in looks like against the user's earlier sessions (revoked ones included): `first` when there
+ * are none, `seen` when one with this user agent was used since `since`, else `new`.
+ */
+export async function signInHistory(
+  db: Executor,
+  input: { userId: string; userAgent: string | null; since: number; exceptSessionId: string },
+): Promise<'first' | 'seen' | 'new'> {
+  const earlier = await db
+    .selectFrom('sessions')
+    .select('id')
+    .where('user_id', '=', input.userId)
+    .where('id', '!=', input.exceptSessionId)
+    .limit(1)
+    .executeTakeFirst();
+  if (!earlier) return 'first';
+  let query = db
+    .selectFrom('sessions')
+    .select('id')
+    .where('user_id', '=', input.userId)
+    .where('id', '!=', input.exceptSessionId)
+    .where('last_used_at', '>=', input.since)
+    // Impersonation sessions carry the admin's browser, not the user's.
+    .where('actor_id', 'is', null);
+  query =
+    input.userAgent === null ? query.where('user_agent', 'is', null) : query.where('user_agent', '=', input.userAgent);
+  return (await query.limit(1).executeTakeFirst()) ? 'seen' : 'new';
+}
