@@ -217,6 +217,13 @@ export interface EmailTemplatesTable {
   updated_at: Millis;
 }
 
+/** A revoked session whose row is gone with its user (see migration 007); kept as long as its tokens could live. */
+export interface SessionRevocationsTable {
+  session_id: string;
+  project_id: string;
+  revoked_at: Millis;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -237,6 +244,7 @@ export interface Tables {
   email_templates: EmailTemplatesTable;
   outbox: OutboxTable;
   invitations: InvitationsTable;
+  session_revocations: SessionRevocationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -348,7 +348,8 @@ export class AdminUserService {
         const others = await store.countActiveWithRoles(trx, projectId, adminRoles(roles), target.id);
         if (others === 0) return refuse('last_admin');
       }
-      const sessionIds = await store.deleteUserInProject(trx, projectId, target.id);
+      const sessionIds = await this.deps.sessions.endForDeletion(trx, target.id);
+      await store.deleteUserInProject(trx, projectId, target.id);
       return ok({ target, sessionIds });
     });
     if (!outcome.ok) return outcome;
