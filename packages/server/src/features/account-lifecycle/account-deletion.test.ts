@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { dumpTables, Mailbox } from '../../testing/mailbox.js';
 import { startSmtpServer, type TestSmtpServer } from '../../testing/smtp-server.js';
-import { createTestServer, TEST_PASSWORD, type TestServer, type TestUser } from '../../testing/test-server.js';
+import { createTestServer, TEST_PASSWORD, type TestServer } from '../../testing/test-server.js';
 
 const DELETED_SUBJECT = /^Your account at .* was deleted$/;
 
