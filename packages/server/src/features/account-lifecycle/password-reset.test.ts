@@ -193,6 +193,40 @@ describe('POST /auth/password/request and /auth/password/reset', () => {
   });
 });
 
+describe('reset links and templates', () => {
+  it('refuses the link of an account suspended since it was sent', async () => {
+    const user = await server.user();
+    const { token } = await resetLink(user);
+    await server.database.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', user.id).execute();
+    const refused = await reset(token);
+    expect(refused.statusCode).toBe(403);
+    expect(codeOf(refused)).toBe('INVALID_TOKEN');
+    await server.database.db.updateTable('users').set({ status: 'active' }).where('id', '=', user.id).execute();
+    expect((await server.login(user.email)).statusCode).toBe(200);
+  });
+
+  it("renders the project's own template when an admin has replaced the built-in one", async () => {
+    const admin = await server.admin();
+    const put = await server.app.inject({
+      method: 'PUT',
+      url: '/email-templates/reset_password?locale=de',
+      headers: bearer(admin.accessToken),
+      payload: {
+        subject: 'Passwort für {{site}} zurücksetzen',
+        text: 'Neues Passwort: {{link}} (bis {{expires_at}})',
+        html: '<p><a href="{{link}}">Neues Passwort</a></p>',
+      },
+    });
+    expect(put.statusCode, put.body).toBe(200);
+    const user = await server.user();
+    await server.database.db.updateTable('users').set({ language: 'de-AT' }).where('id', '=', user.id).execute();
+    expect((await requestReset({ email: user.email })).statusCode).toBe(204);
+    const { token, mail } = await mailbox.link(user.email, /^Passwort für localhost:4000 zurücksetzen$/);
+    expect(mail.parsed.text).toContain('Neues Passwort: http://localhost:4000/ui/reset-password?token=');
+    expect((await reset(token)).statusCode).toBe(204);
+  });
+});
+
 describe('POST /auth/password/change', () => {
   it('changes the password with the current one, keeps this session and ends the others', async () => {
     const user = await server.user();
