@@ -62,7 +62,7 @@ export class EmailVerification {
       else if (!(await this.send(user, base))) reason = 'cool_down';
       await audit.record(projectId, {
         event: 'auth.email_verification_requested',
-        ...(reason === null ? { actorId: user?.id ?? null } : { outcome: 'failure' as const }),
+        ...(reason === null ? {} : { outcome: 'failure' as const }),
         subjectId: user?.id ?? null,
         ...meta,
         details: reason === null ? {} : { reason, email },

@@ -21,7 +21,9 @@ export class PasswordChange {
       .selectFrom('users')
       .select(['id', 'project_id', 'email', 'language', 'password_hash'])
       .where('id', '=', caller.userId)
-      .executeTakeFirstOrThrow();
+      .executeTakeFirst();
+    // Deleted between the access check and here: answered like a wrong password.
+    if (!user) return { ok: false, reason: 'wrong_password' };
     const actorId = caller.actorId ?? user.id;
     // An account without a password does the same argon2 work against a decoy and fails alike.
     const current = await verifyPassword(user.password_hash, body.current_password, passwordParams);

@@ -90,14 +90,16 @@ export class PasswordReset {
     if (!user || user.email !== found.identifier || user.status !== 'active') {
       return { ok: false, reason: user && user.email === found.identifier ? 'not_active' : 'unknown' };
     }
+    let passwordHash: string | null = null;
     if (found.used_at === null && found.expires_at > clock.now()) {
       checkPasswordPolicy(await this.deps.settings.get(user.project_id), body.password, user.email);
+      // Hashed before the token is used: argon2 is slow, and the claim below must stay short.
+      passwordHash = await hashPassword(body.password, this.deps.passwordParams);
     }
-    // Hashed before the token is used: argon2 is slow, and the claim below must stay short.
-    const passwordHash = await hashPassword(body.password, this.deps.passwordParams);
+    // Used or expired links fail here too, with their reason; of parallel redemptions one wins.
     const redeemed = await tokens.redeemToken(PURPOSE.reset, body.token);
-    if (!redeemed.ok) {
-      const reason = redeemed.reason === 'expired' ? 'expired' : redeemed.reason === 'unknown' ? 'unknown' : 'used';
+    if (!redeemed.ok || passwordHash === null) {
+      const reason = redeemed.ok ? 'used' : redeemed.reason === 'expired' ? 'expired' : 'used';
       await audit.record(user.project_id, {
         event: 'user.password_changed',
         outcome: 'failure',
