@@ -4,11 +4,30 @@
  */
 export type MailKind =
   | 'invitation'
+  | 'magic_link'
+  | 'code'
   | 'verify_email'
   | 'reset_password'
   | 'password_changed'
   | 'new_sign_in'
   | 'account_deleted';
+
+/** How a message travels: e-mail through SMTP, or a text message posted to the SMS or push webhook gateway. */
+export type MessageChannel = 'email' | 'sms' | 'push';
+
+/**
+ * A text message for the SMS or push gateway: `to` is an E.164 phone number (sms) or a user id (push); `text` is
+ * the text part of the rendered template; `purpose` tells the gateway what it is for (`login`, `activate`, ...).
+ */
+export interface OutgoingText {
+  projectId: string;
+  kind: MailKind;
+  channel: 'sms' | 'push';
+  to: string;
+  purpose: string;
+  subject: string;
+  text: string;
+}
 
 export interface OutgoingMail {
   projectId: string;

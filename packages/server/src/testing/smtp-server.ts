@@ -14,11 +14,6 @@ export interface TestSmtpServer {
   received: ReceivedMail[];
   /** The next message not yet taken, waiting up to `timeout` ms for it to arrive. */
   next(timeout?: number): Promise<ReceivedMail>;
-  /**
-   * The next message not yet taken whose envelope names `address`, waiting up to `timeout` ms; messages to others
-   * (a sign-up's verification mail, say) are passed over, not taken.
-   */
-  nextTo(address: string, timeout?: number): Promise<ReceivedMail>;
   close(): Promise<void>;
 }
 
@@ -36,24 +31,6 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
   const waiters = new Set<() => void>();
   let refusals = options.refuseFirst ?? 0;
   let taken = 0;
-  const takenByAddress = new Set<ReceivedMail>();
-  function arrival(timeout: number, ready: () => boolean): Promise<void> {
-    const deadline = Date.now() + timeout;
-    return (async () => {
-      while (!ready()) {
-        if (Date.now() >= deadline) throw new Error('no mail arrived');
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            clearTimeout(timer);
-            waiters.delete(wake);
-            resolve();
-          };
-          const timer = setTimeout(wake, deadline - Date.now());
-          waiters.add(wake);
-        });
-      }
-    })();
-  }
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -84,15 +61,20 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
     url: `smtp://127.0.0.1:${port}`,
     received,
     async next(timeout = 5000) {
-      await arrival(timeout, () => received[taken] !== undefined);
+      const deadline = Date.now() + timeout;
+      while (received[taken] === undefined) {
+        if (Date.now() >= deadline) throw new Error('no mail arrived');
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            waiters.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, deadline - Date.now());
+          waiters.add(wake);
+        });
+      }
       return received[taken++] as ReceivedMail;
-    },
-    async nextTo(address, timeout = 5000) {
-      const find = () => received.find((mail) => !takenByAddress.has(mail) && mail.envelope.to.includes(address));
-      await arrival(timeout, () => find() !== undefined);
-      const mail = find() as ReceivedMail;
-      takenByAddress.add(mail);
-      return mail;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

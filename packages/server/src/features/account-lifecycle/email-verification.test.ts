@@ -20,10 +20,11 @@ let admin: TestUser;
 
 beforeAll(async () => {
   smtp = await startSmtpServer();
-  server = await createTestServer({
-    GATEHOUSE_SMTP_URL: smtp.url,
-    GATEHOUSE_EMAIL_VERIFICATION_URL_ALLOW_LIST: ALLOWED,
-  });
+  // The project's real defaults: verification mail at sign-up (`optional`).
+  server = await createTestServer(
+    { GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_EMAIL_VERIFICATION_URL_ALLOW_LIST: ALLOWED },
+    { projectSettings: null },
+  );
   mailbox = new Mailbox(() => server, smtp);
   admin = await server.admin();
   // Verified, so the admin can still sign in while the project requires verification.

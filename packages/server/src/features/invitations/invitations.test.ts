@@ -43,7 +43,7 @@ async function invited(
 ): Promise<{ mail: ReceivedMail; token: string; link: URL }> {
   const response = await invite({ email, role: 'user', ...extra });
   expect(response.statusCode, response.body).toBe(204);
-  const mail = await smtp.nextTo(email);
+  const mail = await smtp.next();
   expect(mail.envelope.to).toEqual([email]);
   const match = /(https?:\/\/\S+token=[A-Za-z0-9_-]+)/.exec(mail.parsed.text ?? '');
   if (!match?.[1]) throw new Error(`no link in ${mail.parsed.text}`);
@@ -201,10 +201,9 @@ describe('POST /users/invite and /users/invite/accept', () => {
     const escalation = await invite({ email: newEmail(), role: 'admin' }, recruiter.accessToken);
     expect(escalation.statusCode).toBe(403);
     expect(escalation.json().errors[0].extensions.code).toBe('FORBIDDEN');
-    const fineEmail = newEmail();
-    const fine = await invite({ email: fineEmail, role: 'user' }, recruiter.accessToken);
+    const fine = await invite({ email: newEmail(), role: 'user' }, recruiter.accessToken);
     expect(fine.statusCode).toBe(204);
-    await smtp.nextTo(fineEmail);
+    await smtp.next();
   });
 
   it('accepts a role id, as the Directus SDK sends it', async () => {
@@ -216,7 +215,7 @@ describe('POST /users/invite and /users/invite/accept', () => {
     const email = newEmail();
     const response = await invite({ email, role: id });
     expect(response.statusCode).toBe(204);
-    await smtp.nextTo(email);
+    await smtp.next();
     expect((await invitationOf(email))[0].role).toBe('guest');
   });
 
@@ -260,7 +259,7 @@ describe('POST /users/invite and /users/invite/accept', () => {
     const email = newEmail();
     const response = await invite({ email, role: 'user' }, inviter.accessToken);
     expect(response.statusCode).toBe(204);
-    const mail = await smtp.nextTo(email);
+    const mail = await smtp.next();
     expect(mail.envelope.to).toEqual([email]);
     expect(mail.parsed.bcc).toBeUndefined();
     expect(mail.parsed.headers.has('x-injected')).toBe(false);
