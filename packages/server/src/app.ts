@@ -289,7 +289,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     secureCookies: config.secureCookies,
     originCheck,
   });
-  await app.register(lifecycleRoutes, { lifecycle, projectId });
+  await app.register(lifecycleRoutes, { lifecycle, projectId, passwordThrottle: loginThrottle });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {

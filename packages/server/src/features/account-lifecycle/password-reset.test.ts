@@ -286,3 +286,34 @@ describe('POST /auth/password/change', () => {
     expect((await server.login(user.email)).statusCode).toBe(200);
   });
 });
+
+describe('password checks of signed-in callers', () => {
+  it("count against sign-in's per-account limit: a stolen token buys no more guesses than the form", async () => {
+    const limited = await createTestServer({ GATEHOUSE_RATE_LIMIT_LOGIN: '3/15m' });
+    try {
+      const user = await limited.user();
+      const guess = (password: string) =>
+        limited.app.inject({
+          method: 'POST',
+          url: '/auth/password/change',
+          headers: bearer(user.accessToken),
+          payload: { current_password: password, password: NEW_PASSWORD },
+        });
+      const guesses = await Promise.all(['one guess', 'two guess', 'three guess'].map(guess));
+      // The sign-in itself was the first attempt of the window.
+      expect(guesses.map((response) => response.statusCode).sort()).toEqual([401, 401, 429]);
+      const deletion = await limited.app.inject({
+        method: 'DELETE',
+        url: '/users/me',
+        headers: bearer(user.accessToken),
+        payload: { password: TEST_PASSWORD },
+      });
+      expect(deletion.statusCode).toBe(429);
+      expect(codeOf(deletion)).toBe('REQUESTS_EXCEEDED');
+      expect(deletion.headers['retry-after']).toBeDefined();
+      expect((await limited.login(user.email)).statusCode).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+});

@@ -8,15 +8,18 @@ import {
   PasswordResetBody,
 } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller } from '../../caller.js';
 import { AuthError, forbidden, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
+import type { LoginThrottle } from '../../http/rate-limit.js';
 import { requestMeta as meta } from '../../http/request-meta.js';
 import type { AccountLifecycle } from './service.js';
 
 export interface LifecycleRoutesOptions {
   lifecycle: AccountLifecycle;
   projectId: string;
+  /** Sign-in's per-account password rule: checking a password here counts against the same budget. */
+  passwordThrottle: LoginThrottle;
 }
 
 const NoContent = { 204: Type.Null() };
@@ -40,7 +43,13 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** E-mail verification, password reset and change, and deleting one's own account. */
 export async function lifecycleRoutes(app: FastifyInstance, options: LifecycleRoutesOptions): Promise<void> {
-  const { lifecycle, projectId } = options;
+  const { lifecycle, projectId, passwordThrottle } = options;
+
+  /** Counts a password check for the caller's account, before it is made (429 once over the limit). */
+  async function countPasswordCheck(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (!request.account) throw invalidCredentials();
+    await passwordThrottle.attempt(request, reply, request.account.email);
+  }
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post(
@@ -130,6 +139,7 @@ export async function lifecycleRoutes(app: FastifyInstance, options: LifecycleRo
       },
     },
     async (request, reply) => {
+      await countPasswordCheck(request, reply);
       const result = await lifecycle.change.change(callerOf(request), request.body, meta(request));
       if (!result.ok) throw invalidCredentials();
       return reply.status(204).send(null);
@@ -151,6 +161,7 @@ export async function lifecycleRoutes(app: FastifyInstance, options: LifecycleRo
       },
     },
     async (request, reply) => {
+      if (request.body.password !== undefined) await countPasswordCheck(request, reply);
       const result = await lifecycle.deletion.deleteOwn(callerOf(request), request.body.password, meta(request));
       if (!result.ok) {
         switch (result.reason) {
