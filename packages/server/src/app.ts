@@ -176,7 +176,6 @@ export async function buildApp(config: Config, database: Database, options: Buil
     app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
   }
   const templates = new EmailTemplateService(db, clock, audit);
-  const oneTimeKey = deriveKey(config.secret, 'one-time-codes');
   const lifecycle: AccountLifecycle = new AccountLifecycle(
     {
       database,
@@ -186,7 +185,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
       audit,
       settings,
       sessions,
-      tokensOn: (handle) => new OneTimeTokens(handle, clock, oneTimeKey),
+      tokens: new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes')),
       passwordParams,
       background: new BackgroundTasks(app.log),
       publicUrl: config.publicUrl,

@@ -1,27 +1,25 @@
-import { sql } from 'kysely';
 import type { IssueInput } from '../one-time-tokens/index.js';
+import { claimSendSlot } from '../passwordless/index.js';
 import type { LifecycleDeps } from './deps.js';
 
 /**
- * Issues a link token unless one of the same purpose went to the same address less than `coolDown` ago;
- * answers null then. The check and the write hold a lock on that address (a transaction-scoped advisory lock on
- * PostgreSQL; SQLite runs one transaction at a time), so parallel requests send one mail, not several.
+ * Issues a link token unless a mail of the same purpose went to the same address less than `coolDown` ago;
+ * answers null then. The cool-down is the passwordless one (`send_cooldowns`): one conditional upsert claims the
+ * slot, so of parallel requests exactly one sends.
  */
 export async function issueUnlessRecent(
-  deps: Pick<LifecycleDeps, 'database' | 'clock' | 'tokensOn'>,
+  deps: Pick<LifecycleDeps, 'database' | 'clock' | 'tokens'>,
   input: IssueInput,
   coolDown: number,
 ): Promise<{ token: string; expiresAt: number } | null> {
-  const { database, clock } = deps;
-  return database.db.transaction().execute(async (trx) => {
-    if (database.dialect === 'postgres') {
-      const key = `gatehouse:one-time:${input.projectId}:${input.purpose}:${input.identifier}`;
-      await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx);
-    }
-    const tokens = deps.tokensOn(trx);
-    const last = await tokens.lastIssuedAt(input.projectId, input.purpose, input.identifier);
-    if (last !== null && clock.now() - last < coolDown) return null;
-    const { token, expiresAt } = await tokens.issueToken(input);
-    return { token, expiresAt };
+  const claimed = await claimSendSlot(deps.database.db, {
+    projectId: input.projectId,
+    purpose: input.purpose,
+    identifier: input.identifier,
+    now: deps.clock.now(),
+    interval: coolDown,
   });
+  if (!claimed) return null;
+  const { token, expiresAt } = await deps.tokens.issueToken(input);
+  return { token, expiresAt };
 }

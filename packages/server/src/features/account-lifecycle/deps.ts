@@ -18,8 +18,7 @@ export interface LifecycleDeps {
   audit: AuditLog;
   settings: ProjectSettingsService;
   sessions: SessionService;
-  /** One-time tokens on a database handle (the server's, or a transaction's). */
-  tokensOn(db: Database['db']): OneTimeTokens;
+  tokens: OneTimeTokens;
   passwordParams: PasswordParams;
   background: BackgroundTasks;
   publicUrl: string;

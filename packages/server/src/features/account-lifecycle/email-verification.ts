@@ -73,7 +73,7 @@ export class EmailVerification {
   /** `POST /auth/email/verify`: uses the token once and marks the address it was sent to as verified. */
   async verify(token: string, meta: RequestMeta): Promise<VerifyResult> {
     const { database, clock, audit } = this.deps;
-    const redeemed = await this.deps.tokensOn(database.db).redeemToken(PURPOSE.verification, token);
+    const redeemed = await this.deps.tokens.redeemToken(PURPOSE.verification, token);
     if (!redeemed.ok) {
       return { ok: false, reason: redeemed.reason === 'too_many_attempts' ? 'used' : redeemed.reason };
     }

@@ -45,7 +45,7 @@ export class PasswordChange {
       .set({ password_hash: await hashPassword(body.password, passwordParams), updated_at: now })
       .where('id', '=', user.id)
       .execute();
-    await this.deps.tokensOn(database.db).revokeForUser(user.id, PURPOSE.reset);
+    await this.deps.tokens.revokeForUser(user.id, PURPOSE.reset);
     const ended = await sessions.endAllForUser(user.id, 'password_changed', { except: caller.sessionId });
     await audit.record(user.project_id, {
       event: 'user.password_changed',

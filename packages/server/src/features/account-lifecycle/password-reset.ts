@@ -82,7 +82,7 @@ export class PasswordReset {
   /** `POST /auth/password/reset`. */
   async reset(body: PasswordResetBody, meta: RequestMeta): Promise<ResetResult> {
     const { database, clock, sessions, audit } = this.deps;
-    const tokens = this.deps.tokensOn(database.db);
+    const tokens = this.deps.tokens;
     const found = await tokens.findToken(PURPOSE.reset, body.token);
     if (!found) return { ok: false, reason: 'unknown' };
     const user = found.user_id === null ? undefined : await findUserById(database.db, found.user_id);

@@ -159,7 +159,7 @@ export class OneTimeTokens {
       expires_at: now + input.ttl,
       used_at: null,
     };
-    const write = async (trx: Kysely<Tables>): Promise<void> => {
+    await this.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('one_time_tokens')
         .set({ used_at: now })
@@ -169,10 +169,7 @@ export class OneTimeTokens {
         .where('used_at', 'is', null)
         .execute();
       await trx.insertInto('one_time_tokens').values(row).execute();
-    };
-    // Built on a transaction (a caller that checks a cool-down first), it writes in that transaction.
-    if (this.db.isTransaction) await write(this.db);
-    else await this.db.transaction().execute(write);
+    });
     return row;
   }
 
