@@ -38,6 +38,13 @@ export const AUDIT_EVENTS = {
   'webhook.deleted': 'A webhook subscription was deleted.',
   'webhook.secret_rotated': "A webhook's signing secret was replaced; the old one no longer signs.",
   'webhook.delivery_retried': 'An admin queued a failed webhook delivery again.',
+  'api_key.created': 'A personal API key was created (name, prefix, scopes and expiry in details; never the key).',
+  'api_key.rotated':
+    'A personal API key was replaced by a new secret; details name the old and new key ids and any grace period.',
+  'api_key.revoked': 'A personal API key was revoked by its owner or an admin.',
+  'project_key.created': 'A publishable or secret project key was created.',
+  'project_key.rotated': 'A project key was replaced by a new secret.',
+  'project_key.revoked': 'A project key was revoked.',
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -217,6 +217,33 @@ export interface EmailTemplatesTable {
   updated_at: Millis;
 }
 
+/**
+ * A personal key (`user_id` set) or a project key (`user_id` null). Only the SHA-256 of the key is stored.
+ * A rotated-out key points at its successor (`replaced_by`); its `revoked_at` is when it stops (now, or the end of
+ * the grace period asked for).
+ */
+export interface ApiKeysTable {
+  id: string;
+  project_id: string;
+  user_id: string | null;
+  kind: 'personal' | 'publishable' | 'secret';
+  name: string;
+  /** The kind prefix and the first characters of the key, shown in listings. */
+  prefix: string;
+  key_hash: string;
+  /** JSON array of permission strings; null: the user's own permissions (personal keys). */
+  scopes: string | null;
+  /** The user who created the key (no foreign key: the record outlives them). */
+  created_by: string | null;
+  created_at: Millis;
+  /** Null: no expiry (project keys). */
+  expires_at: Millis | null;
+  last_used_at: Millis | null;
+  revoked_at: Millis | null;
+  revoked_reason: string | null;
+  replaced_by: string | null;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -237,6 +264,7 @@ export interface Tables {
   email_templates: EmailTemplatesTable;
   outbox: OutboxTable;
   invitations: InvitationsTable;
+  api_keys: ApiKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -253,3 +281,4 @@ export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type InvitationRow = Selectable<InvitationsTable>;
 export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;

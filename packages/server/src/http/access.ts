@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Caller } from '../caller.js';
-import { invalidCredentials } from '../errors/auth-error.js';
+import { AuthError, invalidCredentials } from '../errors/auth-error.js';
 
 /**
  * Who may call a route. Every route declares one in its `config.access`; a route without one stops the server
@@ -15,6 +15,11 @@ export type RouteAccess = 'public' | 'signed-in' | { permission: string };
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /**
+     * `refused`: API keys, and tokens obtained with one, may not call the route: it manages credentials (keys,
+     * sessions, impersonation), and a leaked key must not be able to mint more credentials or lock its owner out.
+     */
+    apiKeys?: 'refused';
   }
 }
 
@@ -58,6 +63,16 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
       guards.push(async function checkActive(request) {
         if (!request.caller) throw invalidCredentials();
         await ensureActive(request.caller, request);
+      });
+    }
+    if (route.config?.apiKeys === 'refused') {
+      guards.push(async function refuseApiKeys(request) {
+        if (request.caller?.apiKey) {
+          throw new AuthError(
+            'API_KEY_NOT_ALLOWED',
+            'This needs an interactive sign-in; API keys cannot manage credentials.',
+          );
+        }
       });
     }
     const existing = route.onRequest === undefined ? [] : [route.onRequest].flat();

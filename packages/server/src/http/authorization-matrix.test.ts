@@ -20,6 +20,7 @@ const SELF_SERVICE = [
   /^\/auth(\/|$)/,
   /^\/users\/me(\/|$)/,
   /^\/users\/invite\/accept$/,
+  /^\/api\/auth$/,
   /^\/\.well-known\//,
   /^\/(health|ready)$/,
 ];
@@ -88,6 +89,19 @@ async function expectAdmitted(route: DeclaredRoute, token: string, owner?: Owner
   expect([401, 403], `${name(route)} answered ${response.statusCode}: ${response.body}`).not.toContain(
     response.statusCode,
   );
+}
+
+/** Routes whose credential is a personal API key (`Authorization: Bearer gatehouse_pat_...`). */
+const KEY_CREDENTIAL = ['/api/auth'];
+
+async function personalKey(accessToken: string): Promise<string> {
+  const response = await server.app.inject({
+    method: 'POST',
+    url: '/users/me/api-keys',
+    headers: { authorization: `Bearer ${accessToken}` },
+    payload: { name: 'matrix' },
+  });
+  return response.json().data.key;
 }
 
 async function userWithPermissions(permissions: string[]): Promise<TestUser> {
@@ -175,7 +189,9 @@ describe('authorization matrix', () => {
           headers: { authorization: `Bearer ${token}` },
         });
         const current = own.json().data.find((session: { current: boolean }) => session.current);
-        await expectAdmitted(route, token, { userId: caller.id, sessionId: current.id });
+        // The exchange takes the caller's personal API key, not an access token.
+        const credential = KEY_CREDENTIAL.includes(route.url) ? await personalKey(token) : token;
+        await expectAdmitted(route, credential, { userId: caller.id, sessionId: current.id });
       }
     }
   });

@@ -4,6 +4,7 @@ import * as initial from './001-initial.js';
 import * as adminAudit from './002-admin-audit.js';
 import * as mailInvitations from './003-mail-invitations.js';
 import * as webhooks from './004-webhooks.js';
+import * as apiKeys from './005-api-keys.js';
 import * as oneTimeTokens from './006-one-time-tokens.js';
 import * as emailTemplates from './009-email-templates.js';
 
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '004-webhooks', up: webhooks.up },
   { name: '006-one-time-tokens', up: oneTimeTokens.up },
   { name: '009-email-templates', up: emailTemplates.up },
+  { name: '005-api-keys', up: apiKeys.up },
 ];
