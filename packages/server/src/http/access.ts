@@ -28,6 +28,8 @@ export interface DeclaredRoute {
   /** In Fastify's form, e.g. `/users/:id`. */
   url: string;
   access: RouteAccess;
+  /** `refused` when API keys (and tokens obtained with one) may not call the route. */
+  apiKeys: 'refused' | 'allowed';
 }
 
 export interface AccessControlOptions {
@@ -49,7 +51,8 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
     if (access === undefined) {
       throw new Error(`${methods.join(',')} ${route.url} declares no access (config.access)`);
     }
-    for (const method of methods) declared.push({ method, url: route.url, access });
+    const apiKeys = route.config?.apiKeys === 'refused' ? 'refused' : 'allowed';
+    for (const method of methods) declared.push({ method, url: route.url, access, apiKeys });
     if (access === 'public') return;
     // onRequest: before the body is read or validated, so an anonymous caller learns nothing from validation.
     const guards: onRequestAsyncHookHandler[] = [requireCaller];
