@@ -487,6 +487,28 @@ describe('scopes', () => {
     const list = await server.app.inject({ method: 'GET', url: '/users/me/api-keys', headers: bearer(key) });
     expect(list.statusCode).toBe(200);
   });
+  it('refuses to create or rotate a key with an impersonation token: it would outlive the impersonation', async () => {
+    const admin = await server.admin();
+    const user = await server.user();
+    const { id } = await createKey(user);
+    const impersonation = await server.app.inject({
+      method: 'POST',
+      url: `/users/${user.id}/impersonate`,
+      headers: bearer(admin.accessToken),
+      payload: {},
+    });
+    expect(impersonation.statusCode, impersonation.body).toBe(200);
+    const token = impersonation.json().data.access_token as string;
+    for (const [url, payload] of [
+      ['/users/me/api-keys', { name: 'left behind' }],
+      [`/users/me/api-keys/${id}/rotate`, {}],
+    ] as const) {
+      const response = await server.app.inject({ method: 'POST', url, headers: bearer(token), payload });
+      expect([response.statusCode, codeOf(response)], url).toEqual([403, 'FORBIDDEN']);
+    }
+    const list = await server.app.inject({ method: 'GET', url: '/users/me/api-keys', headers: bearer(token) });
+    expect(list.json().data).toHaveLength(1);
+  });
 });
 
 describe('GET /api/auth (exchange)', () => {

@@ -57,6 +57,7 @@ const REFUSALS: Record<Refusal, (detail?: string) => AuthError> = {
     invalidPayload(`expires_at may be at most ${Math.floor(Number(max) / 86_400_000)} days from now.`),
   scope_not_held: (scope) => forbidden(`You can't give a key the permission ${scope ?? ''}, which you don't hold.`),
   user_not_found: notFound,
+  impersonating: () => forbidden("You can't create or rotate API keys while impersonating."),
 };
 
 function unwrap<T>(result: Result<T>): T {

@@ -20,7 +20,8 @@ export type Refusal =
   | 'expires_in_past'
   | 'expires_too_late'
   | 'scope_not_held'
-  | 'user_not_found';
+  | 'user_not_found'
+  | 'impersonating';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; reason: Refusal; detail?: string };
 
@@ -178,6 +179,8 @@ export class ApiKeyService {
     body: CreateApiKeyBody,
     meta: RequestMeta,
   ): Promise<Result<{ row: ApiKeyRow; key: string }>> {
+    // A key outlives the impersonation session: an admin acting as the user must not leave one behind.
+    if (caller.actorId !== null) return { ok: false, reason: 'impersonating' };
     const { clock, defaultTtl, maxTtl } = this.deps;
     const now = clock.now();
     const expiresAt = body.expires_at === undefined ? now + defaultTtl : Date.parse(body.expires_at);
@@ -258,6 +261,7 @@ export class ApiKeyService {
     graceSeconds: number,
     meta: RequestMeta,
   ): Promise<Result<{ row: ApiKeyRow; key: string }>> {
+    if (caller.actorId !== null) return { ok: false, reason: 'impersonating' };
     const { db, clock, revocations } = this.deps;
     const old = await store.findKeyById(db, keyId);
     if (!old || !owns(owner, old)) return { ok: false, reason: 'not_found' };
