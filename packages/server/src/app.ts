@@ -162,7 +162,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   registerErrorEnvelope(app);
   registerSecurityHeaders(app, { hsts: config.secureCookies });
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION });
-  registerProjectKeyCheck(app, { resolve: (key) => apiKeys.resolvePublishable(key) });
+  registerProjectKeyCheck(app, { resolve: (key) => apiKeys.resolvePublishable(key, projectId) });
 
   const mailer = new Mailer({
     db,

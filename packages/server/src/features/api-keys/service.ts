@@ -118,10 +118,10 @@ export class ApiKeyService {
     return caller;
   }
 
-  /** The project a publishable key names, or throws PROJECT_KEY_INVALID. */
-  async resolvePublishable(presented: string): Promise<{ keyId: string; projectId: string }> {
+  /** The project a publishable key names, which must be `servedProjectId`, or throws PROJECT_KEY_INVALID. */
+  async resolvePublishable(presented: string, servedProjectId: string): Promise<{ keyId: string; projectId: string }> {
     const result = await this.verify(presented);
-    if (!result.ok || result.key.kind !== 'publishable') {
+    if (!result.ok || result.key.kind !== 'publishable' || result.key.projectId !== servedProjectId) {
       throw new AuthError('PROJECT_KEY_INVALID', 'Unknown or revoked publishable key.', {
         detail: result.ok ? `a ${result.key.kind} key` : `publishable key ${result.reason}`,
       });
