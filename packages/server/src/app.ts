@@ -190,8 +190,11 @@ export async function buildApp(config: Config, database: Database, options: Buil
 
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
+    // Whatever arrives in an API key header is a key; in Authorization, a key is told from a JWT by its prefix.
     resolve: (credential) =>
-      looksLikeApiKey(credential.token) ? apiKeys.resolveCaller(credential) : auth.resolveCaller(credential),
+      credential.source === 'api-key-header' || looksLikeApiKey(credential.token)
+        ? apiKeys.resolveCaller(credential)
+        : auth.resolveCaller(credential),
     sessionCookieName: SESSION_COOKIE,
     originCheck,
   });

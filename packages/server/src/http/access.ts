@@ -86,7 +86,7 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
           ? `Requires the permission \`${access.permission}\`.`
           : 'Requires a signed-in caller.';
       route.schema.description = route.schema.description ? `${route.schema.description}\n\n${note}` : note;
-      route.schema.security = [{ bearer: [] }, { sessionCookie: [] }];
+      route.schema.security = [{ bearer: [] }, { sessionCookie: [] }, { apiKey: [] }];
     }
   });
   return declared;

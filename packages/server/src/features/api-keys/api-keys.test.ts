@@ -7,6 +7,7 @@ import { API_KEY_PREFIXES, generateApiKey, parseApiKey } from '../../crypto/api-
 import { randomId } from '../../crypto/random.js';
 import type { Tables } from '../../db/types.js';
 import { createTestServer, type TestServer, type TestUser } from '../../testing/test-server.js';
+import { effectivePermissions } from '../roles/index.js';
 
 const DAY = 86_400_000;
 
@@ -176,7 +177,7 @@ describe('personal API keys', () => {
     const spy = vi.spyOn(server.database.db, 'selectFrom');
     try {
       const typo = `${key.slice(0, 30)}${key[30] === 'A' ? 'B' : 'A'}${key.slice(31)}`;
-      for (const wrong of [typo, key.slice(0, -2), 'gatehouse_pat_short', `${key}0`]) {
+      for (const wrong of [typo, key.slice(0, -2), 'gatehouse_pat_short', `${key}0`, 'not-a-key', user.accessToken]) {
         const response = await me({ 'x-api-key': wrong });
         expect(response.statusCode, wrong).toBe(401);
         expect(codeOf(response)).toBe('API_KEY_INVALID');
@@ -424,6 +425,21 @@ describe('rotation', () => {
 });
 
 describe('scopes', () => {
+  it('grant what both the user and the scopes cover, wildcards included', () => {
+    const cases: [string[], string[] | null, string[]][] = [
+      [['users:read', 'roles:read'], null, ['users:read', 'roles:read']],
+      [['users:read', 'roles:read'], [], []],
+      [['users:read', 'roles:read'], ['users:read', 'audit:read'], ['users:read']],
+      [['*'], ['users:read'], ['users:read']],
+      [['users:*'], ['users:read', 'roles:read'], ['users:read']],
+      [['users:read', 'users:write', 'roles:read'], ['users:*'], ['users:read', 'users:write']],
+      [['users:read', 'posts:write'], ['*'], ['users:read', 'posts:write']],
+    ];
+    for (const [held, scopes, expected] of cases) {
+      expect(effectivePermissions(held, scopes).sort(), JSON.stringify([held, scopes])).toEqual(expected.sort());
+    }
+  });
+
   it('limits a key to its scopes route by route, and to what its user holds at the time of use', async () => {
     const user = await userWithRole(['users:read', 'roles:read', 'audit:read']);
     const scoped = await createKey(user, { name: 'read users', scopes: ['users:read'] });
