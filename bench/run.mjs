@@ -73,6 +73,15 @@ const perSecond = (results) =>
   results.reduce((sum, result) => sum + result.requests.total, 0) /
   results.reduce((sum, result) => sum + result.duration, 0);
 
+/** User and system CPU time of a process so far, in milliseconds. */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+const cpuNotes = [];
+
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
@@ -183,13 +192,23 @@ if (ONLY === null) {
   const keyHeaders = { 'x-api-key': (await created.json()).data.key };
   const tokenResults = [];
   const keyResults = [];
+  // Server CPU time per request as well (from /proc): on a busy machine it moves less than throughput does.
+  const cpu = { token: 0, key: 0 };
   for (let round = 0; round < ROUNDS; round++) {
+    let before = cpuMs(gatehouse.pid);
     const tokenResult = await load({ url: `${base}/users/me`, headers: meHeaders });
+    cpu.token += cpuMs(gatehouse.pid) - before;
+    before = cpuMs(gatehouse.pid);
     const keyResult = await load({ url: `${base}/users/me`, headers: keyHeaders });
+    cpu.key += cpuMs(gatehouse.pid) - before;
     if (tokenResult.non2xx + keyResult.non2xx > 0) throw new Error('/users/me answered non-2xx');
     tokenResults.push(tokenResult);
     keyResults.push(keyResult);
   }
+  const total = (results) => results.reduce((sum, result) => sum + result.requests.total, 0);
+  cpuNotes.push(
+    `GET /users/me server CPU per request: API key ${((cpu.key * 1000) / total(keyResults)).toFixed(0)} µs, access token ${((cpu.token * 1000) / total(tokenResults)).toFixed(0)} µs`,
+  );
   report(
     'GET /users/me with an API key',
     perSecond(keyResults),
@@ -279,4 +298,5 @@ for (const row of rows) {
     `| ${row.name} | ${fmt(row.value)} ${row.unit} | ${baseline} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} | ${row.goal} | ${row.met ? 'yes' : 'NO'} |`,
   );
 }
+for (const note of cpuNotes) console.log(`\n${note}`);
 process.exit(0);

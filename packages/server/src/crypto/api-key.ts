@@ -41,8 +41,15 @@ function base62(value: bigint, length: number): string {
   return out;
 }
 
+/** CRC32 in 6 base62 characters. Plain numbers (a CRC32 fits a double exactly): this runs on every request. */
 function checksum(text: string): string {
-  return base62(BigInt(crc32(text)), CHECKSUM_LENGTH);
+  let rest = crc32(text);
+  let out = '';
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    out = ALPHABET[rest % 62] + out;
+    rest = Math.floor(rest / 62);
+  }
+  return out;
 }
 
 export interface GeneratedApiKey {
