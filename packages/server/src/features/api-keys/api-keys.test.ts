@@ -819,6 +819,23 @@ describe('across nodes', () => {
         timeout: 3000,
         interval: 100,
       });
+
+      // A rotation's grace period reaches the other node as a revocation time in the future.
+      const graced = await createKey(user);
+      const gracedOnOther = () => other.app.inject({ method: 'GET', url: '/users/me', headers: bearer(graced.key) });
+      expect((await gracedOnOther()).statusCode).toBe(200);
+      const rotated = await server.app.inject({
+        method: 'POST',
+        url: `/users/me/api-keys/${graced.id}/rotate`,
+        headers: bearer(user.accessToken),
+        payload: { grace_period: 30 },
+      });
+      issued.push(rotated.json().data.key);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect((await gracedOnOther()).statusCode).toBe(200);
+      // 30 s is within the other node's cache lifetime (60 s): only its revocation list can stop the key now.
+      server.clock.advance(30_000);
+      expect(codeOf(await gracedOnOther())).toBe('API_KEY_REVOKED');
     } finally {
       await other.close();
     }
