@@ -6,6 +6,7 @@ import * as mailInvitations from './003-mail-invitations.js';
 import * as webhooks from './004-webhooks.js';
 import * as apiKeys from './005-api-keys.js';
 import * as oneTimeTokens from './006-one-time-tokens.js';
+import * as passwordless from './008-passwordless.js';
 import * as emailTemplates from './009-email-templates.js';
 
 export interface Migration {
@@ -21,5 +22,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '004-webhooks', up: webhooks.up },
   { name: '006-one-time-tokens', up: oneTimeTokens.up },
   { name: '009-email-templates', up: emailTemplates.up },
+  { name: '008-passwordless', up: passwordless.up },
   { name: '005-api-keys', up: apiKeys.up },
 ];

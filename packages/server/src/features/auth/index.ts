@@ -1,2 +1,3 @@
-export { authRoutes, REFRESH_COOKIE, SESSION_COOKIE } from './routes.js';
+export { clearAuthCookies, REFRESH_COOKIE, SESSION_COOKIE, sendTokens } from './reply.js';
+export { authRoutes } from './routes.js';
 export { AuthService, type IssuedTokens } from './service.js';

@@ -13,11 +13,11 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Credential } from '../../caller.js';
 import { AuthError, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
+import type { LoginThrottle } from '../../http/rate-limit.js';
 import { requestMeta as meta } from '../../http/request-meta.js';
+import { normalizeEmail } from '../users/index.js';
+import { clearAuthCookies, REFRESH_COOKIE, SESSION_COOKIE, sendTokens } from './reply.js';
 import type { AuthService, IssuedTokens } from './service.js';
-
-export const REFRESH_COOKIE = 'gatehouse_refresh_token';
-export const SESSION_COOKIE = 'gatehouse_session_token';
 
 export interface AuthRoutesOptions {
   auth: AuthService;
@@ -25,6 +25,8 @@ export interface AuthRoutesOptions {
   /** The request's credential as the authenticator reads it (header, query or session cookie). */
   credentialOf(request: FastifyRequest): Credential | null;
   secureCookies: boolean;
+  /** Counts password sign-in attempts per account (GATEHOUSE_RATE_LIMIT_LOGIN). */
+  loginThrottle: LoginThrottle;
 }
 
 const NoContent = { 204: Type.Null() };
@@ -36,39 +38,12 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** Sign-up, sign-in, refresh and sign-out: the Directus auth contract (DESIGN.md §2). */
 export async function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
-  const { auth, originCheck, credentialOf, secureCookies } = options;
+  const { auth, originCheck, credentialOf, secureCookies, loginThrottle } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  /** The refresh cookie is scoped to /auth: it is only ever needed to refresh or sign out. */
-  const refreshCookie = { path: '/auth', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
-  const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
-
-  function reply(replyObject: FastifyReply, issued: IssuedTokens): { data: AuthResult } {
-    if (issued.mode === 'json') {
-      return {
-        data: { access_token: issued.token, refresh_token: issued.refreshToken ?? undefined, expires: issued.expires },
-      };
-    }
-    if (issued.mode === 'cookie') {
-      if (issued.refreshToken) {
-        replyObject.setCookie(REFRESH_COOKIE, issued.refreshToken, {
-          ...refreshCookie,
-          maxAge: Math.floor(issued.refreshExpires / 1000),
-        });
-      }
-      return { data: { access_token: issued.token, expires: issued.expires } };
-    }
-    replyObject.setCookie(SESSION_COOKIE, issued.token, {
-      ...sessionCookie,
-      maxAge: Math.floor(issued.expires / 1000),
-    });
-    return { data: { expires: issued.expires } };
-  }
-
-  function clearCookies(replyObject: FastifyReply, request: FastifyRequest): void {
-    if (request.cookies[REFRESH_COOKIE] !== undefined) replyObject.clearCookie(REFRESH_COOKIE, refreshCookie);
-    if (request.cookies[SESSION_COOKIE] !== undefined) replyObject.clearCookie(SESSION_COOKIE, sessionCookie);
-  }
+  const reply = (replyObject: FastifyReply, issued: IssuedTokens) => sendTokens(replyObject, issued, secureCookies);
+  const clearCookies = (replyObject: FastifyReply, request: FastifyRequest) =>
+    clearAuthCookies(replyObject, request, secureCookies);
 
   r.post(
     '/auth/signup',
@@ -102,8 +77,8 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
     async (request, replyObject) => {
       const mode: AuthMode = request.body.mode ?? 'json';
       if (mode !== 'json') originCheck(request);
-      const issued = await auth.login(request.body, mode, meta(request));
-      return reply(replyObject, issued);
+      await loginThrottle.attempt(request, replyObject, normalizeEmail(request.body.email));
+      return reply(replyObject, await auth.login(request.body, mode, meta(request)));
     },
   );
 

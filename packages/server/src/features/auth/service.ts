@@ -5,7 +5,7 @@ import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/index.js';
 import type { JwtClaims, JwtVerifier } from '../../crypto/jwt.js';
 import { hashPassword, type PasswordParams, verifyPassword } from '../../crypto/password.js';
-import type { SessionRow, Tables, UserProfile } from '../../db/types.js';
+import type { SessionRow, Tables, UserProfile, UserUpdate } from '../../db/types.js';
 import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
 import type { AuditLog } from '../audit/index.js';
 import { checkPasswordPolicy, type ProjectSettingsService } from '../projects/index.js';
@@ -113,29 +113,54 @@ export class AuthService {
       });
       throw invalidCredentials();
     }
+    return this.signIn(user.id, {
+      mode,
+      amr: ['pwd'],
+      method: 'password',
+      meta,
+      ...(result.needsRehash ? { update: { password_hash: await hashPassword(body.password, passwordParams) } } : {}),
+    });
+  }
+
+  /**
+   * Opens a session for a user whose identity a flow has already proven (password, magic link, code, passkey,
+   * provider), records the sign-in and issues tokens for `mode`. Every way in ends here, so sessions, the
+   * audit trail and token claims are the same whichever door was used. A user who is not active is refused.
+   */
+  async signIn(
+    userId: string,
+    input: {
+      mode: AuthMode;
+      /** RFC 8176 authentication method references for the session (`pwd`, `otp`, `hwk`, ...). */
+      amr: string[];
+      /** How the user proved who they are, for the audit trail (`password`, `magic_link`, ...). */
+      method: string;
+      meta: RequestMeta;
+      /** Extra columns written with the sign-in's `last_access` (one write). */
+      update?: UserUpdate;
+    },
+  ): Promise<IssuedTokens> {
+    const { db, projectId, clock } = this.deps;
+    const subject = await this.activeUser(userId);
     const lifetimes = this.deps.settings.lifetimes(await this.deps.settings.get(projectId));
     const { session, refreshToken } = await this.deps.sessions.start({
       refreshTokenTtl: lifetimes.refreshTokenTtl,
       projectId,
-      userId: user.id,
-      mode,
-      amr: ['pwd'],
-      ip: meta.ip,
-      userAgent: meta.userAgent,
+      userId,
+      mode: input.mode,
+      amr: input.amr,
+      ip: input.meta.ip,
+      userAgent: input.meta.userAgent,
     });
-    // One write for the sign-in: its time, and the hash again when the argon2 parameters have changed.
-    await updateUser(db, user.id, {
-      last_access: this.deps.clock.now(),
-      ...(result.needsRehash ? { password_hash: await hashPassword(body.password, passwordParams) } : {}),
-    });
+    await updateUser(db, userId, { last_access: clock.now(), ...input.update });
     await this.deps.audit.record(projectId, {
       event: 'auth.login',
-      actorId: user.id,
-      subjectId: user.id,
-      ...meta,
-      details: { method: 'password', mode, session_id: session.id },
+      actorId: userId,
+      subjectId: userId,
+      ...input.meta,
+      details: { method: input.method, mode: input.mode, session_id: session.id },
     });
-    return this.issue(await this.activeUser(user.id), session, mode, refreshToken);
+    return this.issue(subject, session, input.mode, refreshToken);
   }
 
   /** Rotates a refresh token and issues tokens for `mode`. Replays after the grace window end the session. */
