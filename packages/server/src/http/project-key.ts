@@ -22,27 +22,30 @@ function isBrowserFlow(request: FastifyRequest): boolean {
 }
 
 /**
- * Publishable and secret project keys at the edge, before any route runs:
- * - a publishable key in the API key header names the project; an unknown or revoked one is refused at once
- *   (on any route, so a stale key in a deployed front end shows up as an error, not as silence);
- * - a secret key is refused on the browser-facing flows under `/auth`, in any header: it administers the
- *   project and must never be sent from a browser. Elsewhere it authenticates as the project (http/authenticate).
+ * Publishable and secret project keys at the edge, before any handler runs:
+ * - a secret key is refused on the browser-facing flows under `/auth`, in any header (`onRequest`, a string
+ *   test): it administers the project and must never be sent from a browser. Elsewhere it authenticates as the
+ *   project (http/authenticate).
+ * - a publishable key in the API key header names the project; an unknown or revoked one is refused, on any
+ *   route, so a stale key in a deployed front end shows up as an error, not as silence. Its lookup runs in
+ *   `preValidation`, after the `onRequest` rate limits, so made-up keys count toward them like any request.
  */
 export function registerProjectKeyCheck(app: FastifyInstance, options: ProjectKeyOptions): void {
   app.decorateRequest('projectKey', null);
   app.addHook('onRequest', async (request) => {
-    const headers = request.headers;
-    if (headers['x-api-key'] === undefined && headers['api-key'] === undefined && !isBrowserFlow(request)) return;
+    if (!isBrowserFlow(request)) return;
     const key = apiKeyHeader(request);
-    if (isBrowserFlow(request)) {
-      const authorization = headers.authorization ?? '';
-      if (key?.startsWith(API_KEY_PREFIXES.secret) || authorization.includes(API_KEY_PREFIXES.secret)) {
-        throw new AuthError(
-          'SECRET_KEY_NOT_ALLOWED',
-          'A secret key must not be sent to the sign-in endpoints; send the publishable key (gatehouse_pk_...).',
-        );
-      }
+    const authorization = request.headers.authorization ?? '';
+    if (key?.startsWith(API_KEY_PREFIXES.secret) || authorization.includes(API_KEY_PREFIXES.secret)) {
+      throw new AuthError(
+        'SECRET_KEY_NOT_ALLOWED',
+        'A secret key must not be sent to the sign-in endpoints; send the publishable key (gatehouse_pk_...).',
+      );
     }
+  });
+  app.addHook('preValidation', async (request) => {
+    if (request.headers['x-api-key'] === undefined && request.headers['api-key'] === undefined) return;
+    const key = apiKeyHeader(request);
     if (key?.startsWith(API_KEY_PREFIXES.publishable)) request.projectKey = await options.resolve(key);
   });
 }

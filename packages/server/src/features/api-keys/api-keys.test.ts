@@ -503,6 +503,9 @@ describe('scopes', () => {
       ['POST', '/auth/logout/all', undefined],
       ['POST', `/users/${victim.id}/impersonate`, {}],
       ['POST', '/projects/default/keys', { kind: 'secret', name: 'x' }],
+      ['POST', '/users/me/phone', { phone: '+3725551234' }],
+      ['POST', '/users/me/phone/verify', { code: '123456' }],
+      ['DELETE', '/users/me/phone', undefined],
     ] as const) {
       const response = await server.app.inject({ method, url, headers: bearer(key), payload });
       expect(response.statusCode, `${method} ${url}: ${response.body}`).toBe(403);
@@ -761,6 +764,26 @@ describe('project keys', () => {
     });
     const revoked = await login({ 'x-api-key': pk.key });
     expect([revoked.statusCode, codeOf(revoked)]).toEqual([401, 'PROJECT_KEY_INVALID']);
+  });
+
+  it('made-up publishable keys count toward the rate limit of the public auth endpoints', async () => {
+    const limited = await createTestServer({ GATEHOUSE_RATE_LIMIT_IP: '3/1m' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const response = await limited.app.inject({
+          method: 'POST',
+          url: '/auth/login',
+          headers: { 'x-api-key': generateApiKey('publishable').key },
+          payload: { email: 'nobody@example.com', password: 'correct horse battery staple' },
+        });
+        statuses.push(response.statusCode);
+        if (i < 3) expect(codeOf(response)).toBe('PROJECT_KEY_INVALID');
+      }
+      expect(statuses).toEqual([401, 401, 401, 429]);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('a secret key administers the project from a server, and is refused on browser flows and own-account routes', async () => {
