@@ -168,7 +168,9 @@ describe('personal API keys', () => {
     expect(query.statusCode).toBe(401);
     expect(codeOf(query)).toBe('API_KEY_INVALID');
     const both = await me({ 'x-api-key': key, ...bearer(user.accessToken) });
-    expect(both.statusCode).toBe(400);
+    expect([both.statusCode, codeOf(both)]).toEqual([400, 'INVALID_PAYLOAD']);
+    const twoHeaders = await me({ 'x-api-key': key, 'api-key': key });
+    expect([twoHeaders.statusCode, codeOf(twoHeaders)]).toEqual([400, 'INVALID_PAYLOAD']);
   });
 
   it('refuses a malformed key with API_KEY_INVALID before any database work, and an unknown one alike', async () => {
