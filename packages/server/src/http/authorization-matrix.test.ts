@@ -227,6 +227,20 @@ describe('authorization matrix', () => {
     expect(refresh.statusCode).toBe(401);
   });
 
+  it('refuses API keys on every self-service write that manages a credential', () => {
+    // A leaked key must not mint credentials or lock its owner out (docs/api-keys.md). A new self-service route
+    // that changes keys, sessions, passwords, factors or sign-in addresses declares `config.apiKeys: 'refused'`.
+    const credential = /(api-keys|sessions|logout|password|passkeys|mfa|totp|recovery|phone|email|identities)/;
+    const writes = routes.filter(
+      (route) =>
+        route.access === 'signed-in' &&
+        route.method !== 'GET' &&
+        credential.test(route.url.replace(/^\/users\/me/, '')),
+    );
+    expect(writes.length).toBeGreaterThan(5);
+    for (const route of writes) expect(route.apiKeys, name(route)).toBe('refused');
+  });
+
   it('refuses every non-public route with a revoked, a rotated-out and an expired API key', async () => {
     const owner = await server.admin();
     const keys = await Promise.all(['revoked', 'rotated', 'expired'].map(() => personalKey(owner.accessToken)));
