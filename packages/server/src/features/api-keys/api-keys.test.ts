@@ -539,6 +539,26 @@ describe('scopes', () => {
     const list = await server.app.inject({ method: 'GET', url: '/users/me/api-keys', headers: bearer(token) });
     expect(list.json().data).toHaveLength(1);
   });
+
+  it('needs a recent sign-in to create a key: a token refreshed from an old sign-in is not enough', async () => {
+    const user = await server.user();
+    server.clock.advance(11 * 60_000);
+    const refreshed = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: user.refreshToken },
+    });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    const stale = await server.app.inject({
+      method: 'POST',
+      url: '/users/me/api-keys',
+      headers: bearer(refreshed.json().data.access_token),
+      payload: { name: 'late' },
+    });
+    expect([stale.statusCode, codeOf(stale)]).toEqual([403, 'REAUTHENTICATION_REQUIRED']);
+    const fresh = await server.login(user.email);
+    await createKey({ ...user, accessToken: fresh.json().data.access_token });
+  });
 });
 
 describe('GET /api/auth (exchange)', () => {

@@ -8,6 +8,7 @@ import { randomId } from '../../crypto/random.js';
 import type { ApiKeyRow, ApiKeysTable, Tables } from '../../db/types.js';
 import { AuthError } from '../../errors/auth-error.js';
 import type { AuditLog } from '../audit/index.js';
+import { RECENT_AUTH_MAX_AGE, requireRecentAuth } from '../auth/recent-auth.js';
 import { hasPermission } from '../roles/index.js';
 import type { RevocationList } from '../sessions/index.js';
 import { iso } from '../users/index.js';
@@ -181,6 +182,8 @@ export class ApiKeyService {
   ): Promise<Result<{ row: ApiKeyRow; key: string }>> {
     // A key outlives the impersonation session: an admin acting as the user must not leave one behind.
     if (caller.actorId !== null) return { ok: false, reason: 'impersonating' };
+    // A key is a lasting credential: minting one needs a recent sign-in, not just any live token (403).
+    requireRecentAuth(caller, RECENT_AUTH_MAX_AGE, this.deps.clock.now());
     const { clock, defaultTtl, maxTtl } = this.deps;
     const now = clock.now();
     const expiresAt = body.expires_at === undefined ? now + defaultTtl : Date.parse(body.expires_at);
