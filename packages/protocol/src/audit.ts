@@ -38,6 +38,12 @@ export const AUDIT_EVENTS = {
   'webhook.deleted': 'A webhook subscription was deleted.',
   'webhook.secret_rotated': "A webhook's signing secret was replaced; the old one no longer signs.",
   'webhook.delivery_retried': 'An admin queued a failed webhook delivery again.',
+  'provider.created': 'An admin added a sign-in provider (OAuth/OIDC).',
+  'provider.updated': "An admin changed a sign-in provider's settings or client secret.",
+  'provider.deleted': 'An admin removed a sign-in provider.',
+  'identity.linked':
+    'A provider account was linked to a user, by the user (signed in) or automatically by verified e-mail.',
+  'identity.unlinked': 'A provider account was unlinked from a user.',
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -4,6 +4,7 @@ export * from './email-templates.js';
 export * from './errors.js';
 export * from './invitations.js';
 export * from './mail.js';
+export * from './oauth.js';
 export * from './projects.js';
 export * from './roles.js';
 export * from './schemas.js';

@@ -12,6 +12,7 @@ import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.j
 import { EmailTemplateService, emailTemplateRoutes } from './features/email-templates/index.js';
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
+import { OAuthService, oauthRoutes, ProviderAdmin } from './features/oauth/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
 import { ensureDefaultProject, ProjectSettingsService, projectRoutes } from './features/projects/index.js';
 import { createAuthorizer, RoleService, roleRoutes } from './features/roles/index.js';
@@ -168,6 +169,20 @@ export async function buildApp(config: Config, database: Database, options: Buil
     ttl: config.invitationTtl,
   });
 
+  const providerSecretKey = deriveKey(config.secret, 'oauth-providers');
+  const oauth = new OAuthService({
+    database,
+    clock,
+    config,
+    projectId,
+    audit,
+    auth,
+    settings,
+    secretKey: providerSecretKey,
+    stateKey: deriveKey(config.secret, 'oauth-state'),
+  });
+  const providerAdmin = new ProviderAdmin({ db, clock, config, audit, secretKey: providerSecretKey });
+
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
     resolve: (credential) => auth.resolveCaller(credential),
@@ -187,6 +202,10 @@ export async function buildApp(config: Config, database: Database, options: Buil
     originCheck,
     credentialOf: (request) => extractCredential(request, SESSION_COOKIE),
     secureCookies: config.secureCookies,
+    providers: async () =>
+      (await oauth.providers())
+        .filter((provider) => provider.enabled)
+        .map(({ name, label, driver, icon }) => ({ name, label, driver, icon })),
   });
   await app.register(userRoutes, { db, clock, sessions, audit });
   await app.register(roleRoutes, { roles });
@@ -197,6 +216,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(invitationRoutes, { invitations, clock });
   await app.register(outboxRoutes, { mailer });
   await app.register(emailTemplateRoutes, { templates });
+  await app.register(oauthRoutes, { oauth, admin: providerAdmin, secureCookies: config.secureCookies });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {

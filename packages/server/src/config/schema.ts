@@ -1,4 +1,5 @@
 import { parseDuration } from './duration.js';
+import type { EnvOAuthProvider } from './oauth-providers.js';
 
 /**
  * Every setting Gatehouse reads, with its environment variable, default and description. This table is the
@@ -275,6 +276,13 @@ export const CONFIG_SCHEMA = {
     description: '`production` refuses a missing secret, an http public URL and insecure cookies.',
     parse: text(),
   },
+  oauthLinkByEmail: {
+    env: 'GATEHOUSE_OAUTH_LINK_BY_EMAIL',
+    default: 'false',
+    description:
+      '`true` links a provider account to an existing account with the same e-mail at sign-in, when both the provider and the account have it verified; otherwise such a sign-in is refused and the user links the provider after signing in.',
+    parse: (raw: string) => (raw === 'true' ? true : raw === 'false' ? false : { error: 'must be true or false' }),
+  },
 } as const satisfies Record<string, FieldSpec<unknown>>;
 
 type ParsedValue<S> = S extends FieldSpec<infer T> ? T : never;
@@ -288,4 +296,6 @@ export type Config = Readonly<{ [K in keyof Fields]: Required<K> }> & {
   readonly production: boolean;
   /** Cookies get `Secure` when the public URL is https. */
   readonly secureCookies: boolean;
+  /** Sign-in providers from `GATEHOUSE_OAUTH_<NAME>_*` (see oauth-providers.ts). */
+  readonly oauthProviders: readonly EnvOAuthProvider[];
 };

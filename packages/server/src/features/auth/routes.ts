@@ -5,6 +5,7 @@ import {
   Data,
   LoginBody,
   LogoutBody,
+  type Provider,
   ProviderList,
   RefreshBody,
   SignupBody,
@@ -23,6 +24,8 @@ export interface AuthRoutesOptions {
   /** The request's credential as the authenticator reads it (header, query or session cookie). */
   credentialOf(request: FastifyRequest): Credential | null;
   secureCookies: boolean;
+  /** The enabled sign-in providers, for `GET /auth`. */
+  providers(): Promise<Provider[]>;
 }
 
 const NoContent = { 204: Type.Null() };
@@ -34,7 +37,7 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** Sign-up, sign-in, refresh and sign-out: the Directus auth contract (DESIGN.md §2). */
 export async function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
-  const { auth, originCheck, credentialOf, secureCookies } = options;
+  const { auth, originCheck, credentialOf, secureCookies, providers } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   const reply = (replyObject: FastifyReply, issued: IssuedTokens) => sendTokens(replyObject, issued, secureCookies);
@@ -171,6 +174,6 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
         response: { 200: ProviderList },
       },
     },
-    async () => ({ data: [], disableDefault: false }),
+    async () => ({ data: await providers(), disableDefault: false }),
   );
 }

@@ -18,6 +18,8 @@ export const PERMISSIONS = {
   'templates:read': 'Read the e-mail templates of the project.',
   'templates:write': 'Replace and reset e-mail templates.',
   'outbox:read': 'Read outgoing mail in the outbox, including the links it carries (development outbox).',
+  'providers:read': 'List sign-in providers and their settings (never their client secrets).',
+  'providers:write': 'Add, change and remove sign-in providers, and set their client secrets.',
 } as const satisfies Record<string, string>;
 
 export type Permission = keyof typeof PERMISSIONS;

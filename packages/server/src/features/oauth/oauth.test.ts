@@ -1,0 +1,559 @@
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGithubServer, type TestGithub } from '../../testing/github-server.js';
+import { startOidcProvider, type TestOidcProvider, type TestProxy } from '../../testing/oidc-server.js';
+import { createTestServer, PUBLIC_URL, type TestServer } from '../../testing/test-server.js';
+
+/**
+ * Provider sign-in against real servers on 127.0.0.1: an OpenID provider (oidc-provider, code flow with PKCE,
+ * signed ID tokens) and a GitHub-style OAuth 2 server. The browser is played by following redirects by hand:
+ * Gatehouse through `app.inject`, the providers over HTTP with their own cookie jar.
+ */
+
+const FLOW = 'gatehouse_oauth_flow';
+const APP = 'https://app.example.com/done';
+const OIDC_PROVIDERS = ['corp', 'corpjson', 'corpsession', 'evil', 'off', 'apicorp'];
+const callbackOf = (name: string) => `${PUBLIC_URL}/auth/login/${name}/callback`;
+const CLIENT = {
+  client_id: 'gatehouse',
+  client_secret: 'oidc-client-secret-7b1f0c2e9a',
+  redirect_uris: OIDC_PROVIDERS.map(callbackOf),
+  grant_types: ['authorization_code'],
+  response_types: ['code' as const],
+  token_endpoint_auth_method: 'client_secret_post' as const,
+};
+const OTHER_CLIENT = { ...CLIENT, client_id: 'other-app', client_secret: 'other-app-secret-55d0e3' };
+
+let oidc: TestOidcProvider;
+let evil: TestProxy;
+let github: TestGithub;
+let server: TestServer;
+let accountCounter = 0;
+/** Every secret the tests saw: none may end up in the logs or the database. */
+const seen = new Set<string>();
+
+function oidcEnv(name: string, issuer: string, extra: Record<string, string> = {}): Record<string, string> {
+  const upper = name.toUpperCase();
+  return {
+    [`GATEHOUSE_OAUTH_${upper}_DRIVER`]: 'oidc',
+    [`GATEHOUSE_OAUTH_${upper}_CLIENT_ID`]: CLIENT.client_id,
+    [`GATEHOUSE_OAUTH_${upper}_CLIENT_SECRET`]: CLIENT.client_secret,
+    [`GATEHOUSE_OAUTH_${upper}_ISSUER`]: issuer,
+    ...Object.fromEntries(Object.entries(extra).map(([key, value]) => [`GATEHOUSE_OAUTH_${upper}_${key}`, value])),
+  };
+}
+
+function githubEnv(): Record<string, string> {
+  return {
+    GATEHOUSE_OAUTH_GITHUB_DRIVER: 'github',
+    GATEHOUSE_OAUTH_GITHUB_CLIENT_ID: github.clientId,
+    GATEHOUSE_OAUTH_GITHUB_CLIENT_SECRET: github.clientSecret,
+    GATEHOUSE_OAUTH_GITHUB_AUTHORIZATION_URL: `${github.url}/login/oauth/authorize`,
+    GATEHOUSE_OAUTH_GITHUB_TOKEN_URL: `${github.url}/login/oauth/access_token`,
+    GATEHOUSE_OAUTH_GITHUB_USERINFO_URL: github.url,
+    GATEHOUSE_OAUTH_GITHUB_MODE: 'json',
+  };
+}
+
+function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    GATEHOUSE_REDIRECT_ALLOW_LIST: APP,
+    ...oidcEnv('corp', oidc.issuer, { LABEL: 'Corp SSO' }),
+    ...oidcEnv('corpjson', oidc.issuer, { MODE: 'json' }),
+    ...oidcEnv('corpsession', oidc.issuer, { MODE: 'session' }),
+    ...oidcEnv('evil', evil.url),
+    ...oidcEnv('off', oidc.issuer, { ENABLED: 'false' }),
+    ...githubEnv(),
+    ...extra,
+  };
+}
+
+beforeAll(async () => {
+  oidc = await startOidcProvider([CLIENT, OTHER_CLIENT]);
+  // A mix-up: discovery at this address claims to be this issuer, but the ID tokens come from the real one.
+  let evilUrl = '';
+  // It does not announce RFC 9207 `iss` in authorization responses, so the ID token is what must be caught.
+  evil = await oidc.proxy({
+    response: ({ path, text }) => {
+      if (!path.startsWith('/.well-known/openid-configuration')) return text;
+      const metadata = JSON.parse(text.replaceAll(oidc.issuer, evilUrl));
+      delete metadata.authorization_response_iss_parameter_supported;
+      return JSON.stringify(metadata);
+    },
+  });
+  evilUrl = evil.url;
+  github = await startGithubServer();
+  server = await createTestServer(serverEnv());
+});
+
+afterAll(async () => {
+  await server?.close();
+  await github?.close();
+  await oidc?.close();
+});
+
+/** A fresh account at the OpenID provider; the next interaction signs in as it. */
+function oidcAccount(claims: { email_verified?: boolean; email?: string } = {}): { sub: string; email: string } {
+  const sub = `acct-${++accountCounter}-${Date.now()}`;
+  const email = claims.email ?? `${sub}@corp.example`;
+  oidc.accounts.set(sub, {
+    email,
+    email_verified: claims.email_verified ?? true,
+    given_name: 'Ada',
+    family_name: 'Lovelace',
+    picture: 'https://img.example/ada.png',
+  });
+  oidc.signInAs(sub);
+  return { sub, email };
+}
+
+function githubAccount(emails: { email: string; primary: boolean; verified: boolean }[]): number {
+  const id = 1000 + ++accountCounter;
+  github.accounts.set(id, {
+    id,
+    login: `octo${id}`,
+    name: 'Octo Cat',
+    avatar_url: 'https://img.example/o.png',
+    emails,
+  });
+  github.signInAs(id);
+  return id;
+}
+
+interface Started {
+  location: string;
+  cookie: string;
+  response: LightMyRequestResponse;
+}
+
+async function start(target: TestServer, provider: string, query = ''): Promise<Started> {
+  const response = await target.app.inject({ method: 'GET', url: `/auth/login/${provider}${query}` });
+  expect(response.statusCode, response.body).toBe(302);
+  const cookie = response.cookies.find((c) => c.name === FLOW);
+  expect(cookie).toBeDefined();
+  seen.add(cookie?.value ?? '');
+  return { location: String(response.headers.location), cookie: cookie?.value ?? '', response };
+}
+
+/** Plays the browser at the provider: follows its redirects (keeping its cookies) until it sends us back. */
+async function authorize(location: string): Promise<string> {
+  const jar = new Map<string, string>();
+  let url = location;
+  for (let step = 0; step < 20; step++) {
+    const response = await fetch(url, {
+      redirect: 'manual',
+      headers: { cookie: [...jar].map(([name, value]) => `${name}=${value}`).join('; ') },
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const index = pair.indexOf('=');
+      jar.set(pair.slice(0, index), pair.slice(index + 1));
+    }
+    const next = response.headers.get('location');
+    if (!next) throw new Error(`the provider stopped at ${url}: ${response.status} ${await response.text()}`);
+    const resolved = new URL(next, url).toString();
+    if (resolved.startsWith(PUBLIC_URL)) {
+      const code = new URL(resolved).searchParams.get('code');
+      if (code) seen.add(code);
+      return resolved;
+    }
+    url = resolved;
+  }
+  throw new Error('too many redirects at the provider');
+}
+
+function callback(target: TestServer, url: string, cookie: string | null) {
+  const { pathname, search } = new URL(url);
+  return target.app.inject({
+    method: 'GET',
+    url: `${pathname}${search}`,
+    headers: cookie === null ? {} : { cookie: `${FLOW}=${cookie}` },
+  });
+}
+
+async function signIn(target: TestServer, provider: string, query = '') {
+  const started = await start(target, provider, query);
+  const back = await authorize(started.location);
+  return callback(target, back, started.cookie);
+}
+
+function reasonOf(response: LightMyRequestResponse): string | null {
+  expect(response.statusCode, response.body).toBe(302);
+  return new URL(String(response.headers.location)).searchParams.get('reason');
+}
+
+async function lastFailure(target: TestServer): Promise<Record<string, unknown>> {
+  const row = await target.database.db
+    .selectFrom('audit_events')
+    .select(['details'])
+    .where('event', '=', 'auth.login')
+    .where('outcome', '=', 'failure')
+    .orderBy('seq', 'desc')
+    .executeTakeFirstOrThrow();
+  return JSON.parse(row.details) as Record<string, unknown>;
+}
+
+const userByEmail = (target: TestServer, email: string) =>
+  target.database.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+
+describe('GET /auth', () => {
+  it('lists the enabled providers with name, label, driver and icon', async () => {
+    const response = await server.app.inject({ method: 'GET', url: '/auth' });
+    expect(response.statusCode).toBe(200);
+    const { data, disableDefault } = response.json();
+    expect(disableDefault).toBe(false);
+    expect(data.map((p: { name: string }) => p.name).sort()).toEqual(
+      ['corp', 'corpjson', 'corpsession', 'evil', 'github'].sort(),
+    );
+    expect(data.find((p: { name: string }) => p.name === 'corp')).toEqual({
+      name: 'corp',
+      label: 'Corp SSO',
+      driver: 'oidc',
+      icon: 'oidc',
+    });
+    expect(data.find((p: { name: string }) => p.name === 'github')).toMatchObject({
+      label: 'GitHub',
+      driver: 'github',
+    });
+  });
+});
+
+describe('OpenID sign-in', () => {
+  it('starts with a sealed, HttpOnly, callback-scoped flow cookie and PKCE, state and nonce', async () => {
+    const { location, response } = await start(server, 'corp', `?redirect=${encodeURIComponent(APP)}`);
+    const url = new URL(location);
+    expect(url.origin).toBe(oidc.issuer);
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(url.searchParams.get('state')).toBeTruthy();
+    expect(url.searchParams.get('nonce')).toBeTruthy();
+    expect(url.searchParams.get('redirect_uri')).toBe(callbackOf('corp'));
+    const cookie = response.cookies.find((c) => c.name === FLOW);
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/auth/login/corp/callback', maxAge: 600 });
+    // The cookie is sealed: neither the state nor the verifier can be read from it.
+    expect(cookie?.value).not.toContain(url.searchParams.get('state'));
+  });
+
+  it('creates the account on first sign-in (cookie mode) and redirects with the refresh cookie', async () => {
+    const account = oidcAccount();
+    const response = await signIn(server, 'corp', `?redirect=${encodeURIComponent(APP)}`);
+    expect(response.statusCode, response.body).toBe(302);
+    expect(response.headers.location).toBe(APP);
+    const refresh = response.cookies.find((c) => c.name === 'gatehouse_refresh_token');
+    expect(refresh).toMatchObject({ httpOnly: true, path: '/auth' });
+    seen.add(refresh?.value ?? '');
+    expect(response.cookies.find((c) => c.name === FLOW)?.value).toBe('');
+
+    const user = await userByEmail(server, account.email);
+    expect(user).toMatchObject({ first_name: 'Ada', last_name: 'Lovelace', provider: 'corp', password_hash: null });
+    expect(user?.avatar).toBe('https://img.example/ada.png');
+    expect(user?.email_verified_at).not.toBeNull();
+    const identity = await server.database.db
+      .selectFrom('identities')
+      .selectAll()
+      .where('user_id', '=', user?.id ?? '')
+      .executeTakeFirstOrThrow();
+    expect(identity).toMatchObject({ provider: 'corp', subject: account.sub });
+
+    // The single-page app exchanges the cookie for tokens, as with Directus.
+    const refreshed = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { origin: PUBLIC_URL, cookie: `gatehouse_refresh_token=${refresh?.value}` },
+      payload: { mode: 'json' },
+    });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    const { access_token } = refreshed.json().data;
+    const me = await server.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: { authorization: `Bearer ${access_token}` },
+    });
+    expect(me.json().data).toMatchObject({ email: account.email, provider: 'corp', email_verified: true });
+    const claims = JSON.parse(Buffer.from(access_token.split('.')[1], 'base64url').toString());
+    expect(claims.amr).toEqual(['fed']);
+
+    const login = await server.database.db
+      .selectFrom('audit_events')
+      .select(['details', 'outcome'])
+      .where('event', '=', 'auth.login')
+      .where('subject_id', '=', user?.id ?? '')
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(login.details)).toMatchObject({ method: 'oauth:corp', mode: 'cookie' });
+  });
+
+  it('signs the same provider account into the same user the next time', async () => {
+    const account = oidcAccount();
+    expect((await signIn(server, 'corp', '?redirect=/welcome')).headers.location).toBe(`${PUBLIC_URL}/welcome`);
+    expect((await signIn(server, 'corp', '?redirect=/welcome')).headers.location).toBe(`${PUBLIC_URL}/welcome`);
+    const users = await server.database.db
+      .selectFrom('users')
+      .select('id')
+      .where('email', '=', account.email)
+      .execute();
+    expect(users).toHaveLength(1);
+  });
+
+  it('answers json mode without a redirect with both tokens', async () => {
+    oidcAccount();
+    const response = await signIn(server, 'corpjson');
+    expect(response.statusCode, response.body).toBe(200);
+    const { data } = response.json();
+    expect(data.access_token).toBeTruthy();
+    expect(data.refresh_token).toBeTruthy();
+    expect(data.expires).toBeGreaterThan(0);
+    seen.add(data.refresh_token);
+  });
+
+  it('answers session mode with the session cookie that authenticates requests', async () => {
+    const account = oidcAccount();
+    const response = await signIn(server, 'corpsession', `?redirect=${encodeURIComponent(APP)}`);
+    expect(response.headers.location).toBe(APP);
+    const session = response.cookies.find((c) => c.name === 'gatehouse_session_token');
+    expect(session).toMatchObject({ httpOnly: true, path: '/' });
+    const me = await server.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: { cookie: `gatehouse_session_token=${session?.value}` },
+    });
+    expect(me.statusCode).toBe(200);
+    expect(me.json().data.email).toBe(account.email);
+  });
+});
+
+describe('OpenID sign-in failures', () => {
+  it('refuses a callback whose state does not match the flow', async () => {
+    oidcAccount();
+    const started = await start(server, 'corp', `?redirect=${encodeURIComponent(APP)}`);
+    const back = new URL(await authorize(started.location));
+    back.searchParams.set('state', 'forged-state');
+    const response = await callback(server, back.toString(), started.cookie);
+    expect(reasonOf(response)).toBe('OAUTH_FAILED');
+    expect(response.cookies.find((c) => c.name === 'gatehouse_refresh_token')).toBeUndefined();
+    expect(await lastFailure(server)).toMatchObject({ method: 'oauth:corp', reason: 'response_rejected' });
+  });
+
+  it('refuses a callback without its flow cookie, and one for another provider', async () => {
+    oidcAccount();
+    const started = await start(server, 'corp');
+    const back = await authorize(started.location);
+    const bare = await callback(server, back, null);
+    expect(bare.statusCode).toBe(401);
+    expect(bare.json().errors[0].extensions.code).toBe('OAUTH_FAILED');
+    const crossed = await callback(server, back.replace('/corp/', '/corpjson/'), started.cookie);
+    expect(crossed.json().errors[0].extensions.code).toBe('OAUTH_FAILED');
+  });
+
+  it('uses a flow once: a replayed callback fails, also when both arrive at once', async () => {
+    oidcAccount();
+    const first = await start(server, 'corpjson');
+    const back = await authorize(first.location);
+    const answers = await Promise.all([callback(server, back, first.cookie), callback(server, back, first.cookie)]);
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 401]);
+    const replay = await callback(server, back, first.cookie);
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json().errors[0].extensions.code).toBe('OAUTH_FAILED');
+    expect(await lastFailure(server)).toMatchObject({ reason: 'replayed' });
+  });
+
+  it('refuses a replayed code in a fresh flow (the provider redeems a code once)', async () => {
+    oidcAccount();
+    const first = await start(server, 'corpjson');
+    const back = new URL(await authorize(first.location));
+    expect((await callback(server, back.toString(), first.cookie)).statusCode).toBe(200);
+    const second = await start(server, 'corpjson');
+    back.searchParams.set('state', new URL(second.location).searchParams.get('state') ?? '');
+    const replay = await callback(server, back.toString(), second.cookie);
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json().errors[0].extensions.code).toBe('OAUTH_FAILED');
+  });
+
+  it('refuses an ID token whose nonce is not the flow’s', async () => {
+    oidcAccount();
+    const started = await start(server, 'corp', `?redirect=${encodeURIComponent(APP)}`);
+    const tampered = new URL(started.location);
+    tampered.searchParams.set('nonce', 'injected-nonce');
+    const response = await callback(server, await authorize(tampered.toString()), started.cookie);
+    expect(reasonOf(response)).toBe('OAUTH_FAILED');
+    expect(await lastFailure(server)).toMatchObject({ claim: 'nonce' });
+  });
+
+  it('refuses an ID token from another issuer than the configured one', async () => {
+    oidcAccount();
+    const started = await start(server, 'evil', `?redirect=${encodeURIComponent(APP)}`);
+    expect(new URL(started.location).origin).toBe(evil.url);
+    const back = new URL(await authorize(started.location));
+    back.searchParams.delete('iss');
+    expect(reasonOf(await callback(server, back.toString(), started.cookie))).toBe('OAUTH_FAILED');
+    expect(await lastFailure(server)).toMatchObject({ claim: 'iss' });
+  });
+
+  it('refuses an ID token issued to another client (audience)', async () => {
+    oidcAccount();
+    const started = await start(server, 'corp', `?redirect=${encodeURIComponent(APP)}`);
+    // A provider that mixes up clients: the code is issued to and redeemed for another client.
+    const crossed = new URL(started.location);
+    crossed.searchParams.set('client_id', OTHER_CLIENT.client_id);
+    oidc.rewrite({
+      request: ({ path, body }) => {
+        if (!path.startsWith('/token')) return { path, body };
+        const form = new URLSearchParams(body.toString());
+        form.set('client_id', OTHER_CLIENT.client_id);
+        form.set('client_secret', OTHER_CLIENT.client_secret);
+        return { path, body: Buffer.from(form.toString()) };
+      },
+    });
+    try {
+      const response = await callback(server, await authorize(crossed.toString()), started.cookie);
+      expect(reasonOf(response)).toBe('OAUTH_FAILED');
+      expect(await lastFailure(server)).toMatchObject({ claim: 'aud' });
+    } finally {
+      oidc.rewrite({});
+    }
+  });
+
+  it('refuses to create an account from an unverified e-mail', async () => {
+    const account = oidcAccount({ email_verified: false });
+    const response = await signIn(server, 'corp', `?redirect=${encodeURIComponent(APP)}`);
+    expect(reasonOf(response)).toBe('OAUTH_EMAIL_NOT_VERIFIED');
+    expect(await userByEmail(server, account.email)).toBeUndefined();
+  });
+
+  it('passes the provider’s refusal on as OAUTH_FAILED', async () => {
+    const started = await start(server, 'corp', `?redirect=${encodeURIComponent(APP)}`);
+    const state = new URL(started.location).searchParams.get('state');
+    const response = await callback(
+      server,
+      `${callbackOf('corp')}?error=access_denied&state=${state}&iss=${encodeURIComponent(oidc.issuer)}`,
+      started.cookie,
+    );
+    expect(reasonOf(response)).toBe('OAUTH_FAILED');
+    expect(await lastFailure(server)).toMatchObject({ reason: 'provider_refused' });
+  });
+
+  it('refuses a redirect outside the allow-list, the public origin and relative paths', async () => {
+    for (const redirect of [
+      'https://evil.test/',
+      '//evil.test/x',
+      '/\\evil.test',
+      'https://app.example.com.evil.test/done',
+      'https://app.example.com/elsewhere',
+      'javascript:alert(1)',
+      'http://localhost:4000@evil.test/',
+    ]) {
+      const response = await server.app.inject({
+        method: 'GET',
+        url: `/auth/login/corp?redirect=${encodeURIComponent(redirect)}`,
+      });
+      expect(response.statusCode, redirect).toBe(400);
+      expect(response.json().errors[0].extensions.code).toBe('INVALID_PAYLOAD');
+      expect(response.cookies).toHaveLength(0);
+    }
+    for (const redirect of ['/app', `${PUBLIC_URL}/ui/`, `${APP}/step?x=1`]) {
+      await start(server, 'corp', `?redirect=${encodeURIComponent(redirect)}`);
+    }
+  });
+
+  it('refuses a disabled provider and an unknown one', async () => {
+    for (const url of [
+      '/auth/login/off',
+      '/auth/login/off/callback',
+      '/auth/login/nope',
+      '/auth/login/nope/callback',
+    ]) {
+      const response = await server.app.inject({ method: 'GET', url });
+      expect(response.statusCode, url).toBe(404);
+      expect(response.json().errors[0].extensions.code).toBe('RECORD_NOT_FOUND');
+    }
+  });
+
+  it('does not sign in into an existing account with the same e-mail (no silent takeover)', async () => {
+    const owner = await server.user();
+    oidcAccount({ email: owner.email });
+    const response = await signIn(server, 'corp', `?redirect=${encodeURIComponent(APP)}`);
+    expect(reasonOf(response)).toBe('OAUTH_ACCOUNT_EXISTS');
+    const identities = await server.database.db
+      .selectFrom('identities')
+      .selectAll()
+      .where('user_id', '=', owner.id)
+      .execute();
+    expect(identities).toHaveLength(0);
+  });
+
+  it('refuses to create an account when sign-up is not open', async () => {
+    const admin = await server.admin();
+    const closed = await server.app.inject({
+      method: 'PATCH',
+      url: '/projects/default/settings',
+      headers: { authorization: `Bearer ${admin.accessToken}` },
+      payload: { signup: 'invite_only' },
+    });
+    expect(closed.statusCode, closed.body).toBe(200);
+    try {
+      const account = oidcAccount();
+      expect(reasonOf(await signIn(server, 'corp', `?redirect=${encodeURIComponent(APP)}`))).toBe(
+        'OAUTH_SIGNUP_DISABLED',
+      );
+      expect(await userByEmail(server, account.email)).toBeUndefined();
+    } finally {
+      await server.app.inject({
+        method: 'PATCH',
+        url: '/projects/default/settings',
+        headers: { authorization: `Bearer ${admin.accessToken}` },
+        payload: { signup: 'open' },
+      });
+    }
+  });
+});
+
+describe('GitHub-style OAuth 2 sign-in', () => {
+  it('creates the account from the primary verified e-mail (json mode)', async () => {
+    const email = `octo-${Date.now()}@gh.example`;
+    const id = githubAccount([
+      { email: `unverified-${Date.now()}@gh.example`, primary: false, verified: false },
+      { email, primary: true, verified: true },
+    ]);
+    const response = await signIn(server, 'github');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json().data.access_token).toBeTruthy();
+    const user = await userByEmail(server, email);
+    expect(user).toMatchObject({ provider: 'github', first_name: 'Octo', last_name: 'Cat' });
+    const identity = await server.database.db
+      .selectFrom('identities')
+      .selectAll()
+      .where('provider', '=', 'github')
+      .where('subject', '=', String(id))
+      .executeTakeFirst();
+    expect(identity?.user_id).toBe(user?.id);
+  });
+
+  it('refuses an account whose e-mails are all unverified', async () => {
+    githubAccount([{ email: `nope-${accountCounter}@gh.example`, primary: true, verified: false }]);
+    const response = await signIn(server, 'github', `?redirect=${encodeURIComponent(APP)}`);
+    expect(reasonOf(response)).toBe('OAUTH_EMAIL_NOT_VERIFIED');
+  });
+
+  it('refuses a replayed callback', async () => {
+    githubAccount([{ email: `replay-${accountCounter}@gh.example`, primary: true, verified: true }]);
+    const started = await start(server, 'github');
+    const back = await authorize(started.location);
+    expect((await callback(server, back, started.cookie)).statusCode).toBe(200);
+    expect((await callback(server, back, started.cookie)).statusCode).toBe(401);
+  });
+});
+
+describe('never stores or logs a secret', () => {
+  it('keeps codes, tokens, cookies and client secrets out of the logs and the database', async () => {
+    const secrets = [...seen, ...github.issuedTokens, CLIENT.client_secret, github.clientSecret].filter(
+      (s) => s.length >= 8,
+    );
+    expect(secrets.length).toBeGreaterThan(10);
+    const logs = server.logs();
+    const { db } = server.database;
+    const tables = ['users', 'identities', 'oauth_flows', 'providers', 'audit_events', 'sessions'] as const;
+    const dump = JSON.stringify(await Promise.all(tables.map((table) => db.selectFrom(table).selectAll().execute())));
+    for (const secret of secrets) {
+      expect(logs).not.toContain(secret);
+      expect(dump).not.toContain(secret);
+    }
+  });
+});
