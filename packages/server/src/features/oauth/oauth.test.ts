@@ -541,6 +541,294 @@ describe('GitHub-style OAuth 2 sign-in', () => {
   });
 });
 
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+async function linkFlow(target: TestServer, token: string, provider: string) {
+  const ticket = await target.app.inject({
+    method: 'POST',
+    url: `/users/me/identities/${provider}`,
+    headers: bearer(token),
+    payload: { redirect: APP },
+  });
+  expect(ticket.statusCode, ticket.body).toBe(200);
+  const { url, expires } = ticket.json().data;
+  expect(expires).toBe(300_000);
+  const link = new URL(url);
+  seen.add(link.searchParams.get('link') ?? '');
+  const started = await target.app.inject({ method: 'GET', url: `${link.pathname}${link.search}` });
+  expect(started.statusCode, started.body).toBe(302);
+  const cookie = started.cookies.find((c) => c.name === FLOW)?.value ?? '';
+  const back = await authorize(String(started.headers.location));
+  return { response: await callback(target, back, cookie), ticketPath: `${link.pathname}${link.search}` };
+}
+
+const identitiesOf = async (target: TestServer, token: string) =>
+  (await target.app.inject({ method: 'GET', url: '/users/me/identities', headers: bearer(token) })).json().data as {
+    provider: string;
+  }[];
+
+describe('linking and unlinking (/users/me/identities)', () => {
+  it('links a provider to the signed-in user, who then signs in with it', async () => {
+    const owner = await server.user();
+    const id = githubAccount([{ email: `link-${Date.now()}@gh.example`, primary: true, verified: true }]);
+    const { response, ticketPath } = await linkFlow(server, owner.accessToken, 'github');
+    expect(response.statusCode).toBe(302);
+    expect(response.headers.location).toBe(APP);
+    expect(response.cookies.find((c) => c.name === 'gatehouse_refresh_token')).toBeUndefined();
+    expect(await identitiesOf(server, owner.accessToken)).toMatchObject([{ provider: 'github', email_verified: true }]);
+    // The ticket was single-use.
+    const again = await server.app.inject({ method: 'GET', url: ticketPath });
+    expect(again.statusCode).toBe(403);
+    expect(again.json().errors[0].extensions.code).toBe('INVALID_TOKEN');
+
+    github.signInAs(id);
+    const signedIn = await signIn(server, 'github');
+    const token = signedIn.json().data.access_token;
+    const me = await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) });
+    expect(me.json().data.id).toBe(owner.id);
+    const linked = await server.database.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('event', '=', 'identity.linked')
+      .where('subject_id', '=', owner.id)
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(linked.details)).toEqual({ provider: 'github', automatic: false });
+  });
+
+  it('refuses to link a provider account that belongs to another user', async () => {
+    const first = await server.user();
+    const second = await server.user();
+    githubAccount([{ email: `shared-${Date.now()}@gh.example`, primary: true, verified: true }]);
+    expect((await linkFlow(server, first.accessToken, 'github')).response.headers.location).toBe(APP);
+    expect(reasonOf((await linkFlow(server, second.accessToken, 'github')).response)).toBe('IDENTITY_IN_USE');
+    expect(await identitiesOf(server, second.accessToken)).toEqual([]);
+  });
+
+  it('refuses a link ticket for a disabled or unknown provider, and a redirect off the allow-list', async () => {
+    const owner = await server.user();
+    for (const provider of ['off', 'nope']) {
+      const response = await server.app.inject({
+        method: 'POST',
+        url: `/users/me/identities/${provider}`,
+        headers: bearer(owner.accessToken),
+        payload: {},
+      });
+      expect(response.statusCode).toBe(404);
+    }
+    const evilRedirect = await server.app.inject({
+      method: 'POST',
+      url: '/users/me/identities/github',
+      headers: bearer(owner.accessToken),
+      payload: { redirect: 'https://evil.test/' },
+    });
+    expect(evilRedirect.statusCode).toBe(400);
+  });
+
+  it('unlinks, but never the last way to sign in, also when two unlinks race', async () => {
+    const account = oidcAccount();
+    const signedIn = await signIn(server, 'corpjson');
+    const token = signedIn.json().data.access_token as string;
+    const only = await server.app.inject({
+      method: 'DELETE',
+      url: '/users/me/identities/corpjson',
+      headers: bearer(token),
+    });
+    expect(only.statusCode).toBe(409);
+    expect(only.json().errors[0].extensions.code).toBe('LAST_SIGN_IN_METHOD');
+
+    githubAccount([{ email: `second-${Date.now()}@gh.example`, primary: true, verified: true }]);
+    expect((await linkFlow(server, token, 'github')).response.headers.location).toBe(APP);
+    expect((await identitiesOf(server, token)).map((i) => i.provider).sort()).toEqual(['corpjson', 'github']);
+    const [a, b] = await Promise.all([
+      server.app.inject({ method: 'DELETE', url: '/users/me/identities/corpjson', headers: bearer(token) }),
+      server.app.inject({ method: 'DELETE', url: '/users/me/identities/github', headers: bearer(token) }),
+    ]);
+    expect([a.statusCode, b.statusCode].sort()).toEqual([204, 409]);
+    expect(await identitiesOf(server, token)).toHaveLength(1);
+    const user = await userByEmail(server, account.email);
+    const unlinked = await server.database.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('event', '=', 'identity.unlinked')
+      .where('subject_id', '=', user?.id ?? '')
+      .execute();
+    expect(unlinked).toHaveLength(1);
+  });
+
+  it('lets a user with a password unlink their only provider; a missing one answers 404', async () => {
+    const owner = await server.user();
+    githubAccount([{ email: `pw-${Date.now()}@gh.example`, primary: true, verified: true }]);
+    await linkFlow(server, owner.accessToken, 'github');
+    const headers = bearer(owner.accessToken);
+    expect(
+      (await server.app.inject({ method: 'DELETE', url: '/users/me/identities/github', headers })).statusCode,
+    ).toBe(204);
+    const missing = await server.app.inject({ method: 'DELETE', url: '/users/me/identities/github', headers });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().errors[0].extensions.code).toBe('RECORD_NOT_FOUND');
+  });
+});
+
+describe('linking by verified e-mail (GATEHOUSE_OAUTH_LINK_BY_EMAIL=true)', () => {
+  let linking: TestServer;
+  beforeAll(async () => {
+    linking = await createTestServer(serverEnv({ GATEHOUSE_OAUTH_LINK_BY_EMAIL: 'true' }));
+  });
+  afterAll(async () => {
+    await linking?.close();
+  });
+
+  it('links and signs in when both e-mails are verified', async () => {
+    const owner = await linking.user();
+    await linking.database.db.updateTable('users').set({ email_verified_at: 1 }).where('id', '=', owner.id).execute();
+    oidcAccount({ email: owner.email });
+    const response = await signIn(linking, 'corpjson');
+    expect(response.statusCode, response.body).toBe(200);
+    const me = await linking.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: bearer(response.json().data.access_token),
+    });
+    expect(me.json().data.id).toBe(owner.id);
+    const linked = await linking.database.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('event', '=', 'identity.linked')
+      .where('subject_id', '=', owner.id)
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(linked.details)).toEqual({ provider: 'corpjson', automatic: true });
+  });
+
+  it('refuses when the account’s own e-mail is not verified, and when the provider’s is not', async () => {
+    const unverified = await linking.user();
+    oidcAccount({ email: unverified.email });
+    expect(reasonOf(await signIn(linking, 'corp', `?redirect=${encodeURIComponent(APP)}`))).toBe(
+      'OAUTH_ACCOUNT_EXISTS',
+    );
+
+    const verified = await linking.user();
+    await linking.database.db
+      .updateTable('users')
+      .set({ email_verified_at: 1 })
+      .where('id', '=', verified.id)
+      .execute();
+    oidcAccount({ email: verified.email, email_verified: false });
+    expect(reasonOf(await signIn(linking, 'corp', `?redirect=${encodeURIComponent(APP)}`))).toBe(
+      'OAUTH_EMAIL_NOT_VERIFIED',
+    );
+    const identities = await linking.database.db.selectFrom('identities').selectAll().execute();
+    expect(identities.map((i) => i.user_id)).not.toContain(unverified.id);
+    expect(identities.map((i) => i.user_id)).not.toContain(verified.id);
+  });
+});
+
+describe('admin API (/providers)', () => {
+  it('adds a provider with a sealed secret that is never returned, and signs in with it', async () => {
+    const admin = await server.admin();
+    const headers = bearer(admin.accessToken);
+    const created = await server.app.inject({
+      method: 'POST',
+      url: '/providers',
+      headers,
+      payload: {
+        name: 'apicorp',
+        driver: 'oidc',
+        label: 'API Corp',
+        client_id: CLIENT.client_id,
+        client_secret: CLIENT.client_secret,
+        issuer: oidc.issuer,
+        mode: 'json',
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json().data).toMatchObject({
+      name: 'apicorp',
+      has_client_secret: true,
+      source: 'api',
+      enabled: true,
+    });
+    expect(created.body).not.toContain(CLIENT.client_secret);
+    const row = await server.database.db
+      .selectFrom('providers')
+      .selectAll()
+      .where('name', '=', 'apicorp')
+      .executeTakeFirstOrThrow();
+    expect(row.client_secret).toMatch(/^v1\./);
+
+    const list = await server.app.inject({ method: 'GET', url: '/providers', headers });
+    expect(list.json().data.map((p: { name: string }) => p.name)).toContain('apicorp');
+    expect(list.json().data.find((p: { name: string }) => p.name === 'corp')).toMatchObject({
+      source: 'env',
+      has_client_secret: true,
+    });
+    expect(list.body).not.toContain(CLIENT.client_secret);
+    const publicList = await server.app.inject({ method: 'GET', url: '/auth' });
+    expect(publicList.json().data).toContainEqual({ name: 'apicorp', label: 'API Corp', driver: 'oidc', icon: 'oidc' });
+
+    oidcAccount();
+    const signedIn = await signIn(server, 'apicorp');
+    expect(signedIn.statusCode, signedIn.body).toBe(200);
+    expect(signedIn.json().data.refresh_token).toBeTruthy();
+    seen.add(signedIn.json().data.refresh_token);
+
+    const disabled = await server.app.inject({
+      method: 'PATCH',
+      url: '/providers/apicorp',
+      headers,
+      payload: { enabled: false },
+    });
+    expect(disabled.statusCode, disabled.body).toBe(200);
+    expect(disabled.json().data.enabled).toBe(false);
+    expect((await server.app.inject({ method: 'GET', url: '/auth/login/apicorp' })).statusCode).toBe(404);
+    expect(
+      (await server.app.inject({ method: 'GET', url: '/auth' })).json().data.map((p: { name: string }) => p.name),
+    ).not.toContain('apicorp');
+
+    expect((await server.app.inject({ method: 'DELETE', url: '/providers/apicorp', headers })).statusCode).toBe(204);
+    expect((await server.app.inject({ method: 'GET', url: '/providers/apicorp', headers })).statusCode).toBe(404);
+    const events = await server.database.db
+      .selectFrom('audit_events')
+      .select('event')
+      .where('event', 'like', 'provider.%')
+      .orderBy('seq')
+      .execute();
+    expect(events.map((e) => e.event)).toEqual(['provider.created', 'provider.updated', 'provider.deleted']);
+  });
+
+  it('refuses to change providers from the environment, duplicate names and unsafe settings', async () => {
+    const admin = await server.admin();
+    const headers = bearer(admin.accessToken);
+    const patchEnv = await server.app.inject({
+      method: 'PATCH',
+      url: '/providers/corp',
+      headers,
+      payload: { enabled: false },
+    });
+    expect(patchEnv.statusCode).toBe(403);
+    expect((await server.app.inject({ method: 'DELETE', url: '/providers/corp', headers })).statusCode).toBe(403);
+    const base = { driver: 'oidc', client_id: 'x', issuer: 'https://issuer.example' };
+    const duplicate = await server.app.inject({
+      method: 'POST',
+      url: '/providers',
+      headers,
+      payload: { ...base, name: 'corp' },
+    });
+    expect(duplicate.statusCode).toBe(409);
+    for (const payload of [
+      { ...base, name: 'p1', issuer: 'ftp://issuer.example' },
+      { ...base, name: 'p2', issuer: 'http://issuer.example' },
+      { driver: 'oidc', client_id: 'x', name: 'p3' },
+      { ...base, name: 'Bad Name' },
+      { ...base, name: 'p4', driver: 'apple' },
+      { ...base, name: 'p5', extra: true },
+    ]) {
+      const response = await server.app.inject({ method: 'POST', url: '/providers', headers, payload });
+      expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(response.json().errors[0].extensions.code).toBe('INVALID_PAYLOAD');
+    }
+  });
+});
+
 describe('never stores or logs a secret', () => {
   it('keeps codes, tokens, cookies and client secrets out of the logs and the database', async () => {
     const secrets = [...seen, ...github.issuedTokens, CLIENT.client_secret, github.clientSecret].filter(
