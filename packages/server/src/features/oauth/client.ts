@@ -1,3 +1,4 @@
+import { importPKCS8, SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { type OAuth2Preset, PRESETS } from './drivers.js';
 import { endpointsOf, type ProviderSettings } from './providers.js';
@@ -18,7 +19,27 @@ export function allowsInsecureRequests(urls: readonly string[], production: bool
   return http.length > 0 && urls.every((url) => LOOPBACK.has(new URL(url).hostname));
 }
 
-function clientAuth(provider: ProviderSettings): client.ClientAuth {
+/** Apple's client secret: a JWT signed with the team's key, valid for an hour (Apple allows up to six months). */
+export const APPLE_SECRET_LIFETIME_SECONDS = 3600;
+const APPLE_AUDIENCE = 'https://appleid.apple.com';
+
+async function appleClientSecret(provider: ProviderSettings): Promise<string> {
+  if (!provider.clientSecret || !provider.teamId || !provider.keyId) {
+    throw new Error(`provider ${provider.name} needs TEAM_ID, KEY_ID and the key in CLIENT_SECRET`);
+  }
+  const key = await importPKCS8(provider.clientSecret, 'ES256');
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'ES256', kid: provider.keyId })
+    .setIssuer(provider.teamId)
+    .setSubject(provider.clientId)
+    .setAudience(APPLE_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime(`${APPLE_SECRET_LIFETIME_SECONDS}s`)
+    .sign(key);
+}
+
+async function clientAuth(provider: ProviderSettings): Promise<client.ClientAuth> {
+  if (provider.driver === 'apple') return client.ClientSecretPost(await appleClientSecret(provider));
   return provider.clientSecret === null ? client.None() : client.ClientSecretPost(provider.clientSecret);
 }
 
@@ -32,10 +53,15 @@ export class ProviderClients {
   constructor(private readonly options: { production: boolean }) {}
 
   configuration(provider: ProviderSettings): Promise<client.Configuration> {
+    // Apple's signed secret expires: the client is rebuilt (and the secret signed again) well before it does.
+    const version =
+      provider.driver === 'apple'
+        ? `${provider.version}:${Math.floor(Date.now() / ((APPLE_SECRET_LIFETIME_SECONDS * 1000) / 2))}`
+        : provider.version;
     const cached = this.cache.get(provider.name);
-    if (cached && cached.version === provider.version) return cached.config;
+    if (cached && cached.version === version) return cached.config;
     const config = this.build(provider);
-    this.cache.set(provider.name, { version: provider.version, config });
+    this.cache.set(provider.name, { version, config });
     config.catch(() => {
       if (this.cache.get(provider.name)?.config === config) this.cache.delete(provider.name);
     });
@@ -48,13 +74,10 @@ export class ProviderClients {
       const issuer = provider.issuer ?? preset.issuer;
       if (!issuer) throw new Error(`provider ${provider.name} has no issuer`);
       const insecure = allowsInsecureRequests([issuer], this.options.production);
-      const config = await client.discovery(
-        new URL(issuer),
-        provider.clientId,
-        { client_secret: provider.clientSecret ?? undefined },
-        clientAuth(provider),
-        { execute: insecure ? [client.allowInsecureRequests] : [], timeout: PROVIDER_TIMEOUT_SECONDS },
-      );
+      const config = await client.discovery(new URL(issuer), provider.clientId, {}, await clientAuth(provider), {
+        execute: insecure ? [client.allowInsecureRequests] : [],
+        timeout: PROVIDER_TIMEOUT_SECONDS,
+      });
       config.timeout = PROVIDER_TIMEOUT_SECONDS;
       return config;
     }
@@ -66,8 +89,8 @@ export class ProviderClients {
         token_endpoint: endpoints.tokenUrl,
       },
       provider.clientId,
-      { client_secret: provider.clientSecret ?? undefined },
-      clientAuth(provider),
+      {},
+      await clientAuth(provider),
     );
     config.timeout = PROVIDER_TIMEOUT_SECONDS;
     if (allowsInsecureRequests(Object.values(endpoints), this.options.production)) {

@@ -1,4 +1,6 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
+import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGithubServer, type TestGithub } from '../../testing/github-server.js';
 import { startOidcProvider, type TestOidcProvider, type TestProxy } from '../../testing/oidc-server.js';
@@ -12,7 +14,7 @@ import { createTestServer, PUBLIC_URL, type TestServer } from '../../testing/tes
 
 const FLOW = 'gatehouse_oauth_flow';
 const APP = 'https://app.example.com/done';
-const OIDC_PROVIDERS = ['corp', 'corpjson', 'corpsession', 'evil', 'off', 'apicorp'];
+const OIDC_PROVIDERS = ['corp', 'corpjson', 'corpsession', 'evil', 'off', 'apicorp', 'apple'];
 const callbackOf = (name: string) => `${PUBLIC_URL}/auth/login/${name}/callback`;
 const CLIENT = {
   client_id: 'gatehouse',
@@ -23,6 +25,10 @@ const CLIENT = {
   token_endpoint_auth_method: 'client_secret_post' as const,
 };
 const OTHER_CLIENT = { ...CLIENT, client_id: 'other-app', client_secret: 'other-app-secret-55d0e3' };
+
+/** Apple signs client secrets with a team key: the test key, its public half checked at the provider. */
+const appleKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const APPLE_PEM = appleKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 let oidc: TestOidcProvider;
 let evil: TestProxy;
@@ -64,6 +70,13 @@ function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
     ...oidcEnv('evil', evil.url),
     ...oidcEnv('off', oidc.issuer, { ENABLED: 'false' }),
     ...githubEnv(),
+    ...oidcEnv('apple', oidc.issuer, {
+      DRIVER: 'apple',
+      CLIENT_SECRET: APPLE_PEM.replaceAll('\n', '\\n'),
+      TEAM_ID: 'TEAM123456',
+      KEY_ID: 'KEY7654321',
+      MODE: 'json',
+    }),
     ...extra,
   };
 }
@@ -162,6 +175,39 @@ async function authorize(location: string): Promise<string> {
   throw new Error('too many redirects at the provider');
 }
 
+/** Like `authorize`, for a provider that answers with an auto-submitting form (response_mode=form_post). */
+async function authorizeFormPost(location: string): Promise<{ action: string; body: string }> {
+  const jar = new Map<string, string>();
+  let url = location;
+  for (let step = 0; step < 20; step++) {
+    const response = await fetch(url, {
+      redirect: 'manual',
+      headers: { cookie: [...jar].map(([name, value]) => `${name}=${value}`).join('; ') },
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const index = pair.indexOf('=');
+      jar.set(pair.slice(0, index), pair.slice(index + 1));
+    }
+    const next = response.headers.get('location');
+    if (next) {
+      url = new URL(next, url).toString();
+      continue;
+    }
+    const html = await response.text();
+    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+    if (!action) throw new Error(`the provider stopped at ${url}: ${response.status} ${html}`);
+    const form = new URLSearchParams();
+    for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/>/g)) {
+      form.set(match[1] as string, (match[2] as string).replaceAll('&amp;', '&'));
+    }
+    const code = form.get('code');
+    if (code) seen.add(code);
+    return { action: action.replaceAll('&amp;', '&'), body: form.toString() };
+  }
+  throw new Error('too many redirects at the provider');
+}
+
 function callback(target: TestServer, url: string, cookie: string | null) {
   const { pathname, search } = new URL(url);
   return target.app.inject({
@@ -203,7 +249,7 @@ describe('GET /auth', () => {
     const { data, disableDefault } = response.json();
     expect(disableDefault).toBe(false);
     expect(data.map((p: { name: string }) => p.name).sort()).toEqual(
-      ['corp', 'corpjson', 'corpsession', 'evil', 'github'].sort(),
+      ['apple', 'corp', 'corpjson', 'corpsession', 'evil', 'github'].sort(),
     );
     expect(data.find((p: { name: string }) => p.name === 'corp')).toEqual({
       name: 'corp',
@@ -826,6 +872,62 @@ describe('admin API (/providers)', () => {
       expect(response.statusCode, JSON.stringify(payload)).toBe(400);
       expect(response.json().errors[0].extensions.code).toBe('INVALID_PAYLOAD');
     }
+  });
+});
+
+describe('Apple (form_post, signed client secret)', () => {
+  it('answers with a form POST and redeems the code with a client secret signed by the team key', async () => {
+    const account = oidcAccount();
+    const secrets: Record<string, unknown>[] = [];
+    const pending: Promise<unknown>[] = [];
+    oidc.rewrite({
+      request: ({ path, body }) => {
+        if (!path.startsWith('/token')) return { path, body };
+        const form = new URLSearchParams(body.toString());
+        const assertion = form.get('client_secret') ?? '';
+        seen.add(assertion);
+        pending.push(
+          jwtVerify(assertion, appleKey.publicKey, {
+            issuer: 'TEAM123456',
+            subject: CLIENT.client_id,
+            audience: 'https://appleid.apple.com',
+          }).then((verified) => secrets.push({ ...verified.protectedHeader, ...verified.payload })),
+        );
+        form.set('client_secret', CLIENT.client_secret);
+        return { path, body: Buffer.from(form.toString()) };
+      },
+    });
+    try {
+      const started = await start(server, 'apple', `?redirect=${encodeURIComponent(APP)}`);
+      expect(new URL(started.location).searchParams.get('response_mode')).toBe('form_post');
+      const form = await authorizeFormPost(started.location);
+      expect(form.action).toBe(callbackOf('apple'));
+      const response = await server.app.inject({
+        method: 'POST',
+        url: '/auth/login/apple/callback',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `${FLOW}=${started.cookie}` },
+        payload: form.body,
+      });
+      expect(response.statusCode, response.body).toBe(302);
+      expect(response.headers.location).toBe(APP);
+      await Promise.all(pending);
+      expect(secrets).toHaveLength(1);
+      expect(secrets[0]).toMatchObject({ alg: 'ES256', kid: 'KEY7654321' });
+      expect(await userByEmail(server, account.email)).toMatchObject({ provider: 'apple' });
+    } finally {
+      oidc.rewrite({});
+    }
+  });
+
+  it('refuses a garbage form post', async () => {
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/auth/login/apple/callback',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: '%%%&&&=',
+    });
+    expect(response.statusCode).toBe(401);
+    expect(response.json().errors[0].extensions.code).toBe('OAUTH_FAILED');
   });
 });
 

@@ -12,7 +12,7 @@ import {
   UpdateProviderBody,
 } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller } from '../../caller.js';
 import { AuthError, invalidCredentials } from '../../errors/auth-error.js';
 import { requestMeta } from '../../http/request-meta.js';
@@ -55,11 +55,17 @@ const write = { access: { permission: 'providers:write' } } as const;
 export async function oauthRoutes(app: FastifyInstance, options: OAuthRoutesOptions): Promise<void> {
   const { oauth, admin, secureCookies } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const flowCookie = (provider: string) => ({
+  // A provider that answers with a cross-site form POST (Apple) only gets the cookie back with SameSite=None,
+  // which browsers accept only on Secure cookies; on an http public URL (development) it stays Lax.
+  const flowCookie = (provider: string, formPost = false) => ({
     path: flowCookiePath(provider),
     httpOnly: true,
-    sameSite: 'lax' as const,
+    sameSite: formPost && secureCookies ? ('none' as const) : ('lax' as const),
     secure: secureCookies,
+  });
+  // form_post callbacks arrive as application/x-www-form-urlencoded; kept as text for openid-client to read.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, body);
   });
 
   r.get(
@@ -82,56 +88,83 @@ export async function oauthRoutes(app: FastifyInstance, options: OAuthRoutesOpti
         ...(request.query.link !== undefined ? { linkTicket: request.query.link } : {}),
       });
       if (!started.ok) throw new AuthError(started.code, started.message);
-      reply.setCookie(FLOW_COOKIE, started.cookie, { ...flowCookie(provider), maxAge: started.maxAge });
+      reply.setCookie(FLOW_COOKIE, started.cookie, {
+        ...flowCookie(provider, started.formPost),
+        maxAge: started.maxAge,
+      });
       return reply.redirect(started.url, 302);
     },
   );
+
+  const finish = async (provider: string, request: FastifyRequest, reply: FastifyReply, callback: URL | Request) => {
+    const result = await oauth.finish(provider, {
+      callback,
+      cookie: request.cookies[FLOW_COOKIE],
+      meta: requestMeta(request),
+    });
+    if (request.cookies[FLOW_COOKIE] !== undefined) reply.clearCookie(FLOW_COOKIE, flowCookie(provider));
+    if (!result.ok) {
+      if (result.redirect) return reply.redirect(withParameters(result.redirect, { reason: result.code }), 302);
+      throw new AuthError(result.code, result.message);
+    }
+    if (result.kind === 'linked') {
+      if (result.redirect) return reply.redirect(result.redirect, 302);
+      return { data: result.identity };
+    }
+    if (result.kind === 'mfa_required') {
+      if (result.redirect) {
+        const next = withParameters(result.redirect, { reason: 'INVALID_OTP', mfa_token: result.mfaToken });
+        return reply.redirect(next, 302);
+      }
+      throw new AuthError('INVALID_OTP', 'A second factor is required.', {
+        extensions: { mfa_token: result.mfaToken },
+      });
+    }
+    const body = sendTokens(reply, result.issued, secureCookies);
+    if (result.redirect) return reply.redirect(result.redirect, 302);
+    return body;
+  };
+  const callbackSchema = {
+    tags,
+    params: ProviderParams,
+    response: { 200: Data(Type.Union([AuthResult, Identity])) },
+  };
 
   r.get(
     '/auth/login/:provider/callback',
     {
       config: { access: 'public' },
       schema: {
-        tags,
+        ...callbackSchema,
         summary: "Finish signing in with a provider: the provider's redirect lands here",
         description:
           "Signs in (or links, for a link flow) and redirects to the flow's `redirect` with the tokens in a cookie per the provider's mode, or to `redirect?reason=<CODE>` on failure. Without a `redirect`, answers like POST /auth/login in the provider's mode.",
-        params: ProviderParams,
-        response: { 200: Data(Type.Union([AuthResult, Identity])) },
       },
     },
     async (request, reply) => {
-      const { provider } = request.params;
-      const callbackUrl = new URL(oauth.redirectUri(provider));
-      callbackUrl.search = new URL(request.url, 'http://callback.invalid').search;
-      const result = await oauth.finish(provider, {
-        callbackUrl,
-        cookie: request.cookies[FLOW_COOKIE],
-        meta: requestMeta(request),
+      const callback = new URL(oauth.redirectUri(request.params.provider));
+      callback.search = new URL(request.url, 'http://callback.invalid').search;
+      return finish(request.params.provider, request, reply, callback);
+    },
+  );
+
+  r.post(
+    '/auth/login/:provider/callback',
+    {
+      config: { access: 'public' },
+      schema: {
+        ...callbackSchema,
+        summary: 'Finish signing in with a provider that answers with a form POST (response_mode=form_post, Apple)',
+      },
+    },
+    async (request, reply) => {
+      const form = typeof request.body === 'string' ? request.body : '';
+      const callback = new Request(oauth.redirectUri(request.params.provider), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form,
       });
-      if (request.cookies[FLOW_COOKIE] !== undefined) reply.clearCookie(FLOW_COOKIE, flowCookie(provider));
-      if (!result.ok) {
-        if (result.redirect) return reply.redirect(withParameters(result.redirect, { reason: result.code }), 302);
-        throw new AuthError(result.code, result.message);
-      }
-      if (result.kind === 'linked') {
-        if (result.redirect) return reply.redirect(result.redirect, 302);
-        return { data: result.identity };
-      }
-      if (result.kind === 'mfa_required') {
-        if (result.redirect) {
-          return reply.redirect(
-            withParameters(result.redirect, { reason: 'INVALID_OTP', mfa_token: result.mfaToken }),
-            302,
-          );
-        }
-        throw new AuthError('INVALID_OTP', 'A second factor is required.', {
-          extensions: { mfa_token: result.mfaToken },
-        });
-      }
-      const body = sendTokens(reply, result.issued, secureCookies);
-      if (result.redirect) return reply.redirect(result.redirect, 302);
-      return body;
+      return finish(request.params.provider, request, reply, callback);
     },
   );
 

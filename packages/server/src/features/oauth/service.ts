@@ -55,7 +55,7 @@ export interface OAuthServiceDeps {
 export type Failure = { ok: false; code: ErrorCode; message: string; redirect: string | null };
 
 export type StartResult =
-  | { ok: true; url: string; cookie: string; maxAge: number }
+  | { ok: true; url: string; cookie: string; maxAge: number; formPost: boolean }
   | { ok: false; code: ErrorCode; message: string };
 
 export type FinishResult =
@@ -163,7 +163,8 @@ export class OAuthService {
       code_challenge_method: 'S256',
     };
     if (nonce !== null) parameters.nonce = nonce;
-    if (preset.kind === 'oidc' && preset.formPost) parameters.response_mode = 'form_post';
+    const formPost = preset.kind === 'oidc' && preset.formPost === true;
+    if (formPost) parameters.response_mode = 'form_post';
     const url = client.buildAuthorizationUrl(config, parameters).toString();
     const flow: FlowState = {
       id: randomId(),
@@ -186,7 +187,7 @@ export class OAuthService {
       expires_at: flow.expiresAt,
       used_at: null,
     });
-    return { ok: true, url, cookie: sealFlow(stateKey, flow), maxAge: Math.floor(FLOW_TTL / 1000) };
+    return { ok: true, url, cookie: sealFlow(stateKey, flow), maxAge: Math.floor(FLOW_TTL / 1000), formPost };
   }
 
   /**
@@ -196,7 +197,12 @@ export class OAuthService {
    */
   async finish(
     name: string,
-    input: { callbackUrl: URL; cookie: string | undefined; meta: RequestMeta },
+    input: {
+      /** The callback as received: its URL, or for form_post providers the POST request with the form. */
+      callback: URL | Request;
+      cookie: string | undefined;
+      meta: RequestMeta;
+    },
   ): Promise<FinishResult> {
     const { clock, projectId, stateKey } = this.deps;
     const method = `oauth:${name}`;
@@ -220,7 +226,7 @@ export class OAuthService {
     if (!consumed) {
       return this.fail(method, redirect, input.meta, 'OAUTH_FAILED', 'The sign-in flow was already used.', 'replayed');
     }
-    const profile = await this.profile(provider, flow, input.callbackUrl);
+    const profile = await this.profile(provider, flow, input.callback);
     if (!profile.ok) {
       return this.fail(
         method,
@@ -343,14 +349,14 @@ export class OAuthService {
   private async profile(
     provider: ProviderSettings,
     flow: FlowState,
-    callbackUrl: URL,
+    callback: URL | Request,
   ): Promise<
     { ok: true; profile: ProviderProfile } | { ok: false; reason: string; error: string; claim: string | null }
   > {
     const preset = PRESETS[provider.driver];
     try {
       const config = await this.clients.configuration(provider);
-      const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      const tokens = await client.authorizationCodeGrant(config, callback, {
         expectedState: flow.state,
         pkceCodeVerifier: flow.verifier,
         ...(flow.nonce !== null ? { expectedNonce: flow.nonce } : {}),
