@@ -70,6 +70,13 @@ function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
     ...oidcEnv('evil', evil.url),
     ...oidcEnv('off', oidc.issuer, { ENABLED: 'false' }),
     ...githubEnv(),
+    // Presets that are only configuration: listed, and the OAuth 2 ones start without a network call.
+    ...Object.fromEntries(
+      ['google', 'microsoft', 'gitlab', 'discord', 'facebook'].flatMap((name) => [
+        [`GATEHOUSE_OAUTH_${name.toUpperCase()}_DRIVER`, name],
+        [`GATEHOUSE_OAUTH_${name.toUpperCase()}_CLIENT_ID`, `${name}-client`],
+      ]),
+    ),
     ...oidcEnv('apple', oidc.issuer, {
       DRIVER: 'apple',
       CLIENT_SECRET: APPLE_PEM.replaceAll('\n', '\\n'),
@@ -239,6 +246,8 @@ async function lastFailure(target: TestServer): Promise<Record<string, unknown>>
   return JSON.parse(row.details) as Record<string, unknown>;
 }
 
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
 const userByEmail = (target: TestServer, email: string) =>
   target.database.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
 
@@ -249,7 +258,19 @@ describe('GET /auth', () => {
     const { data, disableDefault } = response.json();
     expect(disableDefault).toBe(false);
     expect(data.map((p: { name: string }) => p.name).sort()).toEqual(
-      ['apple', 'corp', 'corpjson', 'corpsession', 'evil', 'github'].sort(),
+      [
+        'apple',
+        'corp',
+        'corpjson',
+        'corpsession',
+        'evil',
+        'github',
+        'google',
+        'microsoft',
+        'gitlab',
+        'discord',
+        'facebook',
+      ].sort(),
     );
     expect(data.find((p: { name: string }) => p.name === 'corp')).toEqual({
       name: 'corp',
@@ -587,8 +608,6 @@ describe('GitHub-style OAuth 2 sign-in', () => {
   });
 });
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
 async function linkFlow(target: TestServer, token: string, provider: string) {
   const ticket = await target.app.inject({
     method: 'POST',
@@ -872,6 +891,49 @@ describe('admin API (/providers)', () => {
       expect(response.statusCode, JSON.stringify(payload)).toBe(400);
       expect(response.json().errors[0].extensions.code).toBe('INVALID_PAYLOAD');
     }
+  });
+});
+
+describe('expiry and account state', () => {
+  it('refuses a callback after the flow expired', async () => {
+    oidcAccount();
+    const started = await start(server, 'corp', `?redirect=${encodeURIComponent(APP)}`);
+    const back = await authorize(started.location);
+    server.clock.advance(11 * 60_000);
+    const response = await callback(server, back, started.cookie);
+    expect(response.statusCode).toBe(401);
+    expect(response.json().errors[0].extensions.code).toBe('OAUTH_FAILED');
+    expect(await lastFailure(server)).toMatchObject({ reason: 'no_flow' });
+  });
+
+  it('refuses an expired link ticket', async () => {
+    const owner = await server.user();
+    const ticket = await server.app.inject({
+      method: 'POST',
+      url: '/users/me/identities/github',
+      headers: bearer(owner.accessToken),
+      payload: {},
+    });
+    const link = new URL(ticket.json().data.url);
+    seen.add(link.searchParams.get('link') ?? '');
+    server.clock.advance(6 * 60_000);
+    const response = await server.app.inject({ method: 'GET', url: `${link.pathname}${link.search}` });
+    expect(response.statusCode).toBe(403);
+    expect(response.json().errors[0].extensions.code).toBe('INVALID_TOKEN');
+  });
+
+  it('refuses a suspended account like a wrong credential', async () => {
+    const account = oidcAccount();
+    expect((await signIn(server, 'corpjson')).statusCode).toBe(200);
+    await server.database.db
+      .updateTable('users')
+      .set({ status: 'suspended' })
+      .where('email', '=', account.email)
+      .execute();
+    const response = await signIn(server, 'corpjson');
+    expect(response.statusCode).toBe(401);
+    expect(response.json().errors[0].extensions.code).toBe('INVALID_CREDENTIALS');
+    expect(await lastFailure(server)).toMatchObject({ reason: 'not_active' });
   });
 });
 
