@@ -937,6 +937,47 @@ describe('expiry and account state', () => {
   });
 });
 
+describe('concurrency and one account per provider', () => {
+  it('signs two parallel first sign-ins of one provider account into one new user', async () => {
+    const account = oidcAccount();
+    const first = await start(server, 'corpjson');
+    const firstBack = await authorize(first.location);
+    const second = await start(server, 'corpjson');
+    const secondBack = await authorize(second.location);
+    const answers = await Promise.all([
+      callback(server, firstBack, first.cookie),
+      callback(server, secondBack, second.cookie),
+    ]);
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
+    const ids = await Promise.all(
+      answers.map(async (answer) => {
+        const me = await server.app.inject({
+          method: 'GET',
+          url: '/users/me',
+          headers: bearer(answer.json().data.access_token),
+        });
+        return me.json().data.id;
+      }),
+    );
+    expect(ids[0]).toBe(ids[1]);
+    const users = await server.database.db
+      .selectFrom('users')
+      .select('id')
+      .where('email', '=', account.email)
+      .execute();
+    expect(users).toHaveLength(1);
+  });
+
+  it('links one account per provider: a second one of the same provider is refused', async () => {
+    const owner = await server.user();
+    githubAccount([{ email: `one-${Date.now()}@gh.example`, primary: true, verified: true }]);
+    expect((await linkFlow(server, owner.accessToken, 'github')).response.headers.location).toBe(APP);
+    githubAccount([{ email: `two-${Date.now()}@gh.example`, primary: true, verified: true }]);
+    expect(reasonOf((await linkFlow(server, owner.accessToken, 'github')).response)).toBe('RECORD_NOT_UNIQUE');
+    expect(await identitiesOf(server, owner.accessToken)).toHaveLength(1);
+  });
+});
+
 describe('Apple (form_post, signed client secret)', () => {
   it('answers with a form POST and redeems the code with a client secret signed by the team key', async () => {
     const account = oidcAccount();

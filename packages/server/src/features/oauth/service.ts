@@ -414,28 +414,40 @@ export class OAuthService {
     const identity = await store.findIdentity(this.db, projectId, provider.name, profile.subject);
     const touch = (row: IdentityRow) =>
       store.touchIdentity(this.db, row.id, { last_used_at: now, email, email_verified: verified ? 1 : 0 });
-    const link = async (userId: string, automatic: boolean): Promise<IdentityRow | null> => {
-      const row: IdentityRow = {
-        id: randomId(),
-        project_id: projectId,
-        user_id: userId,
-        provider: provider.name,
-        subject: profile.subject,
-        email,
-        email_verified: verified ? 1 : 0,
-        created_at: now,
-        last_used_at: now,
-      };
-      if (!(await store.insertIdentity(this.db, row))) return null;
-      await audit.record(projectId, {
+    const identityRow = (userId: string): IdentityRow => ({
+      id: randomId(),
+      project_id: projectId,
+      user_id: userId,
+      provider: provider.name,
+      subject: profile.subject,
+      email,
+      email_verified: verified ? 1 : 0,
+      created_at: now,
+      last_used_at: now,
+    });
+    const recordLink = (userId: string, automatic: boolean) =>
+      audit.record(projectId, {
         event: 'identity.linked',
         actorId: userId,
         subjectId: userId,
         ...meta,
         details: { provider: provider.name, automatic },
       });
+    /** Links unless the user already has another account of this provider (one per provider and user). */
+    const link = async (userId: string, automatic: boolean): Promise<IdentityRow | 'in_use' | 'has_other'> => {
+      const own = await store.listIdentities(this.db, userId);
+      if (own.some((row) => row.provider === provider.name && row.subject !== profile.subject)) return 'has_other';
+      const row = identityRow(userId);
+      if (!(await store.insertIdentity(this.db, row))) return 'in_use';
+      await recordLink(userId, automatic);
       return row;
     };
+    const hasOther = {
+      ok: false,
+      code: 'RECORD_NOT_UNIQUE',
+      message: 'Another account of this provider is linked already: unlink it first.',
+      reason: 'provider_already_linked',
+    } as const;
     const inUse = {
       ok: false,
       code: 'IDENTITY_IN_USE',
@@ -450,7 +462,8 @@ export class OAuthService {
         return { ok: true, kind: 'linked', identity };
       }
       const row = await link(linkUserId, false);
-      return row ? { ok: true, kind: 'linked', identity: row } : { ...inUse, userId: linkUserId };
+      if (row === 'has_other') return { ...hasOther, userId: linkUserId };
+      return row === 'in_use' ? { ...inUse, userId: linkUserId } : { ok: true, kind: 'linked', identity: row };
     }
     if (identity) {
       await touch(identity);
@@ -468,7 +481,8 @@ export class OAuthService {
     if (existing) {
       if (config.oauthLinkByEmail && existing.email_verified_at !== null) {
         const row = await link(existing.id, true);
-        return row ? { ok: true, kind: 'sign_in', userId: existing.id } : inUse;
+        if (row === 'has_other') return { ...hasOther, userId: existing.id };
+        return row === 'in_use' ? inUse : { ok: true, kind: 'sign_in', userId: existing.id };
       }
       return {
         ok: false,
@@ -499,7 +513,23 @@ export class OAuthService {
     });
     row.provider = provider.name;
     row.avatar = profile.avatar !== null && /^https:\/\//.test(profile.avatar) ? profile.avatar.slice(0, 2048) : null;
-    if (!(await insertUser(this.db, row))) {
+    // The account and its identity are written together: a parallel first sign-in of the same provider account
+    // waits for this one (the e-mail's unique index) and then finds the identity and signs in the same user.
+    const created = await this.db
+      .transaction()
+      .execute(async (trx) => {
+        if (!(await insertUser(trx, row))) return false;
+        // Rolls the new account back: an account without its identity could not be signed in to.
+        if (!(await store.insertIdentity(trx, identityRow(row.id)))) throw new IdentityTaken();
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof IdentityTaken) return false;
+        throw error;
+      });
+    if (!created) {
+      const winner = await store.findIdentity(this.db, projectId, provider.name, profile.subject);
+      if (winner) return { ok: true, kind: 'sign_in', userId: winner.user_id };
       return {
         ok: false,
         code: 'OAUTH_ACCOUNT_EXISTS',
@@ -514,8 +544,7 @@ export class OAuthService {
       ...meta,
       details: { method: `oauth:${provider.name}` },
     });
-    const linked = await link(row.id, false);
-    if (!linked) return inUse;
+    await recordLink(row.id, false);
     return { ok: true, kind: 'sign_in', userId: row.id };
   }
 
@@ -539,6 +568,9 @@ export class OAuthService {
     return { ok: false, code, message, redirect };
   }
 }
+
+/** Thrown inside the sign-up transaction to roll it back when a parallel sign-in took the identity. */
+class IdentityTaken extends Error {}
 
 const clip = (value: string | null): string | null => (value === null ? null : value.slice(0, 100));
 
