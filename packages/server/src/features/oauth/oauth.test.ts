@@ -69,6 +69,8 @@ function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
     ...oidcEnv('corpsession', oidc.issuer, { MODE: 'session' }),
     ...oidcEnv('evil', evil.url),
     ...oidcEnv('off', oidc.issuer, { ENABLED: 'false' }),
+    // Nothing listens on port 1: discovery fails at once.
+    ...oidcEnv('down', 'http://127.0.0.1:1'),
     ...githubEnv(),
     // Presets that are only configuration: listed, and the OAuth 2 ones start without a network call.
     ...Object.fromEntries(
@@ -263,6 +265,7 @@ describe('GET /auth', () => {
         'corp',
         'corpjson',
         'corpsession',
+        'down',
         'evil',
         'github',
         'google',
@@ -517,6 +520,30 @@ describe('OpenID sign-in failures', () => {
     }
     for (const redirect of ['/app', `${PUBLIC_URL}/ui/`, `${APP}/step?x=1`]) {
       await start(server, 'corp', `?redirect=${encodeURIComponent(redirect)}`);
+    }
+  });
+
+  it('answers 503 when the provider cannot be reached, and tries again on the next start', async () => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const response = await server.app.inject({ method: 'GET', url: '/auth/login/down' });
+      expect(response.statusCode).toBe(503);
+      expect(response.json().errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+      expect(response.cookies).toHaveLength(0);
+    }
+  });
+
+  it('answers garbage at the callback with OAUTH_FAILED, never a 500', async () => {
+    oidcAccount();
+    for (const query of [
+      '?code=a&code=b&state=x',
+      '?state=%FF%FE',
+      '?error=x&error_description=%00',
+      '?iss=javascript:1',
+    ]) {
+      const started = await start(server, 'corpjson');
+      const response = await callback(server, `${callbackOf('corpjson')}${query}`, started.cookie);
+      expect(response.statusCode, query).toBe(401);
+      expect(response.json().errors[0].extensions.code).toBe('OAUTH_FAILED');
     }
   });
 
