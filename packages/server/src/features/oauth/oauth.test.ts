@@ -887,6 +887,56 @@ describe('admin API (/providers)', () => {
     expect(events.map((e) => e.event)).toEqual(['provider.created', 'provider.updated', 'provider.deleted']);
   });
 
+  it('uses a replaced client secret from the next sign-in on', async () => {
+    const admin = await server.admin();
+    const headers = bearer(admin.accessToken);
+    const created = await server.app.inject({
+      method: 'POST',
+      url: '/providers',
+      headers,
+      payload: {
+        name: 'apicorp',
+        driver: 'oidc',
+        client_id: CLIENT.client_id,
+        client_secret: 'a-wrong-secret-123',
+        issuer: oidc.issuer,
+        mode: 'json',
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    oidcAccount();
+    const refused = await signIn(server, 'apicorp');
+    expect(refused.statusCode).toBe(401);
+    expect(await lastFailure(server)).toMatchObject({ method: 'oauth:apicorp', reason: 'token_request_refused' });
+
+    const fixed = await server.app.inject({
+      method: 'PATCH',
+      url: '/providers/apicorp',
+      headers,
+      payload: { client_secret: CLIENT.client_secret },
+    });
+    expect(fixed.statusCode, fixed.body).toBe(200);
+    expect(fixed.body).not.toContain(CLIENT.client_secret);
+    const accepted = await signIn(server, 'apicorp');
+    expect(accepted.statusCode, accepted.body).toBe(200);
+    seen.add(accepted.json().data.refresh_token);
+
+    const cleared = await server.app.inject({
+      method: 'PATCH',
+      url: '/providers/apicorp',
+      headers,
+      payload: { client_secret: null },
+    });
+    expect(cleared.json().data.has_client_secret).toBe(false);
+    const row = await server.database.db
+      .selectFrom('providers')
+      .selectAll()
+      .where('name', '=', 'apicorp')
+      .executeTakeFirstOrThrow();
+    expect(row.client_secret).toBeNull();
+    expect((await server.app.inject({ method: 'DELETE', url: '/providers/apicorp', headers })).statusCode).toBe(204);
+  });
+
   it('refuses to change providers from the environment, duplicate names and unsafe settings', async () => {
     const admin = await server.admin();
     const headers = bearer(admin.accessToken);
