@@ -8,6 +8,7 @@ import { sha256 } from '../../crypto/hash.js';
 import { randomId, randomToken } from '../../crypto/random.js';
 import type { Database } from '../../db/index.js';
 import type { IdentityRow, Tables } from '../../db/types.js';
+import { AuthError } from '../../errors/auth-error.js';
 import type { AuditLog } from '../audit/index.js';
 import type { AuthService, IssuedTokens } from '../auth/index.js';
 import type { ProjectSettingsService } from '../projects/index.js';
@@ -205,64 +206,69 @@ export class OAuthService {
     },
   ): Promise<FinishResult> {
     const { clock, projectId, stateKey } = this.deps;
-    const method = `oauth:${name}`;
+    const attempt = { method: `oauth:${name}`, meta: input.meta, redirect: null as string | null };
     const provider = await this.enabledProvider(name);
-    if (!provider)
-      return this.fail(method, null, input.meta, 'RECORD_NOT_FOUND', 'Provider not found.', 'unknown_provider');
+    if (!provider) {
+      return this.fail(attempt, {
+        code: 'RECORD_NOT_FOUND',
+        message: 'Provider not found.',
+        reason: 'unknown_provider',
+      });
+    }
     const now = clock.now();
     const flow = openFlow(stateKey, name, input.cookie, now);
     if (!flow) {
-      return this.fail(
-        method,
-        null,
-        input.meta,
-        'OAUTH_FAILED',
-        'The sign-in flow is missing or has expired.',
-        'no_flow',
-      );
+      return this.fail(attempt, {
+        code: 'OAUTH_FAILED',
+        message: 'The sign-in flow is missing or has expired.',
+        reason: 'no_flow',
+      });
     }
-    const { redirect } = flow;
+    attempt.redirect = flow.redirect;
     const consumed = await store.consumeFlow(this.db, { projectId, provider: name, now, id: flow.id });
     if (!consumed) {
-      return this.fail(method, redirect, input.meta, 'OAUTH_FAILED', 'The sign-in flow was already used.', 'replayed');
+      return this.fail(attempt, {
+        code: 'OAUTH_FAILED',
+        message: 'The sign-in flow was already used.',
+        reason: 'replayed',
+      });
     }
     const profile = await this.profile(provider, flow, input.callback);
     if (!profile.ok) {
-      return this.fail(
-        method,
-        redirect,
-        input.meta,
-        'OAUTH_FAILED',
-        'The provider sign-in did not succeed.',
-        profile.reason,
-        { error: profile.error, ...(profile.claim ? { claim: profile.claim } : {}) },
-      );
+      return this.fail(attempt, {
+        code: 'OAUTH_FAILED',
+        message: 'The provider sign-in did not succeed.',
+        reason: profile.reason,
+        details: { error: profile.error, ...(profile.claim ? { claim: profile.claim } : {}) },
+      });
     }
     const proven = await this.prove(provider, profile.profile, consumed.user_id, input.meta);
-    if (!proven.ok) {
-      return this.fail(method, redirect, input.meta, proven.code, proven.message, proven.reason, {}, proven.userId);
-    }
+    if (!proven.ok) return this.fail(attempt, { ...proven, subjectId: proven.userId ?? null });
+    const { redirect } = flow;
     if (proven.kind === 'linked') return { ok: true, kind: 'linked', identity: toIdentity(proven.identity), redirect };
     const amr = ['fed'];
-    const gate = await this.deps.secondFactor?.afterFirstFactor({ userId: proven.userId, amr, method });
+    const gate = await this.deps.secondFactor?.afterFirstFactor({ userId: proven.userId, amr, method: attempt.method });
     if (gate?.required) return { ok: true, kind: 'mfa_required', mfaToken: gate.mfaToken, redirect };
     // A browser that is sent on gets its tokens in a cookie: json mode answers with the refresh cookie, and the
     // application exchanges it at POST /auth/refresh (as Directus does).
     const mode: AuthMode = redirect === null ? provider.mode : provider.mode === 'session' ? 'session' : 'cookie';
     try {
-      const issued = await this.deps.auth.signIn(proven.userId, { mode, amr, method, meta: input.meta });
+      const issued = await this.deps.auth.signIn(proven.userId, {
+        mode,
+        amr,
+        method: attempt.method,
+        meta: input.meta,
+      });
       return { ok: true, kind: 'signed_in', issued, redirect };
-    } catch {
-      return this.fail(
-        method,
-        redirect,
-        input.meta,
-        'INVALID_CREDENTIALS',
-        'Invalid user credentials.',
-        'not_active',
-        {},
-        proven.userId,
-      );
+    } catch (error) {
+      // signIn refuses an account that is not active; anything else is not a sign-in failure.
+      if (!(error instanceof AuthError)) throw error;
+      return this.fail(attempt, {
+        code: error.code,
+        message: error.message,
+        reason: 'not_active',
+        subjectId: proven.userId,
+      });
     }
   }
 
@@ -548,24 +554,25 @@ export class OAuthService {
     return { ok: true, kind: 'sign_in', userId: row.id };
   }
 
+  /** Records a failed provider sign-in (`auth.login`, failure) and answers it with the flow's redirect, if any. */
   private async fail(
-    method: string,
-    redirect: string | null,
-    meta: RequestMeta,
-    code: ErrorCode,
-    message: string,
-    reason: string,
-    details: Record<string, unknown> = {},
-    subjectId: string | null = null,
+    attempt: { method: string; meta: RequestMeta; redirect: string | null },
+    failure: {
+      code: ErrorCode;
+      message: string;
+      reason: string;
+      details?: Record<string, unknown>;
+      subjectId?: string | null;
+    },
   ): Promise<Failure> {
     await this.deps.audit.record(this.deps.projectId, {
       event: 'auth.login',
       outcome: 'failure',
-      subjectId: subjectId ?? null,
-      ...meta,
-      details: { method, reason, ...details },
+      subjectId: failure.subjectId ?? null,
+      ...attempt.meta,
+      details: { method: attempt.method, reason: failure.reason, ...failure.details },
     });
-    return { ok: false, code, message, redirect };
+    return { ok: false, code: failure.code, message: failure.message, redirect: attempt.redirect };
   }
 }
 
