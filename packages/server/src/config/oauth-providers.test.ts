@@ -66,6 +66,7 @@ describe('GATEHOUSE_OAUTH_<NAME>_* providers', () => {
         GATEHOUSE_OAUTH_D_DRIVER: 'apple',
         GATEHOUSE_OAUTH_D_CLIENT_ID: 'x',
         GATEHOUSE_OAUTH_LINK_BY_EMAIL: 'maybe',
+        GATEHOUSE_OAUTH_MY_CORP_DRIVER: 'oidc',
       }),
     ).toEqual(
       expect.arrayContaining([
@@ -77,6 +78,7 @@ describe('GATEHOUSE_OAUTH_<NAME>_* providers', () => {
         'GATEHOUSE_OAUTH_C_MODE must be json, cookie or session',
         'GATEHOUSE_OAUTH_C_ENABLED must be true or false',
         expect.stringContaining('GATEHOUSE_OAUTH_D_TEAM_ID'),
+        'GATEHOUSE_OAUTH_MY_CORP_DRIVER: a provider <NAME> is upper-case letters and digits only (no _ or -)',
       ]),
     );
   });

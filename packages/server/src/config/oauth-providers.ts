@@ -61,8 +61,12 @@ export function loadOAuthProviders(
 ): EnvOAuthProvider[] {
   const providers: EnvOAuthProvider[] = [];
   for (const key of Object.keys(env).sort()) {
+    if (!key.startsWith(PREFIX) || !key.endsWith('_DRIVER')) continue;
     const match = /^GATEHOUSE_OAUTH_([A-Z0-9]+)_DRIVER$/.exec(key);
-    if (!match) continue;
+    if (!match) {
+      problems.push(`${key}: a provider <NAME> is upper-case letters and digits only (no _ or -)`);
+      continue;
+    }
     const upper = match[1] as string;
     const read = (suffix: keyof typeof OAUTH_PROVIDER_FIELDS): string | null => {
       const value = env[`${PREFIX}${upper}_${suffix}`]?.trim();
