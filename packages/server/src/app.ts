@@ -53,6 +53,8 @@ export interface Gatehouse {
   /** Sends queued webhook deliveries; runs on a timer unless built with `webhookDelivery: 'manual'`. */
   webhookDelivery: WebhookDeliveryWorker;
   mailer: Mailer;
+  /** Provider sign-in; `oauth.useSecondFactor(...)` is where MFA applies its rules to provider sign-ins. */
+  oauth: OAuthService;
   projectId: string;
   /** Every route with the access it declares (for the authorization tests and the docs). */
   routes: readonly DeclaredRoute[];
@@ -250,6 +252,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     audit,
     webhookDelivery,
     mailer,
+    oauth,
     projectId,
     routes,
     async close() {

@@ -1055,6 +1055,46 @@ describe('concurrency and one account per provider', () => {
   });
 });
 
+describe('MFA hook', () => {
+  it('hands a proven provider sign-in to the second-factor gate before any session starts', async () => {
+    const account = oidcAccount();
+    const asked: { userId: string; amr: string[]; method: string }[] = [];
+    server.oauth.useSecondFactor({
+      afterFirstFactor: async (input) => {
+        asked.push(input);
+        return { required: true, mfaToken: 'mfa-token-for-test' };
+      },
+    });
+    try {
+      const redirected = await signIn(server, 'corp', `?redirect=${encodeURIComponent(APP)}`);
+      expect(redirected.statusCode).toBe(302);
+      const location = new URL(String(redirected.headers.location));
+      expect(location.searchParams.get('reason')).toBe('INVALID_OTP');
+      expect(location.searchParams.get('mfa_token')).toBe('mfa-token-for-test');
+      expect(redirected.cookies.find((c) => c.name === 'gatehouse_refresh_token')).toBeUndefined();
+
+      const user = await userByEmail(server, account.email);
+      oidcAccount();
+      const answered = await signIn(server, 'corpjson');
+      expect(answered.statusCode).toBe(401);
+      expect(answered.json().errors[0].extensions).toMatchObject({
+        code: 'INVALID_OTP',
+        mfa_token: 'mfa-token-for-test',
+      });
+
+      expect(asked[0]).toEqual({ userId: user?.id, amr: ['fed'], method: 'oauth:corp' });
+      const sessions = await server.database.db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('user_id', '=', user?.id ?? '')
+        .execute();
+      expect(sessions).toHaveLength(0);
+    } finally {
+      server.oauth.useSecondFactor(null);
+    }
+  });
+});
+
 describe('Apple (form_post, signed client secret)', () => {
   it('answers with a form POST and redeems the code with a client secret signed by the team key', async () => {
     const account = oidcAccount();

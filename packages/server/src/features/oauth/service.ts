@@ -89,9 +89,16 @@ const callbackPath = (name: string) => `/auth/login/${encodeURIComponent(name)}/
  */
 export class OAuthService {
   readonly clients: ProviderClients;
+  private secondFactor: SecondFactorGate | null;
 
   constructor(private readonly deps: OAuthServiceDeps) {
     this.clients = new ProviderClients({ production: deps.config.production });
+    this.secondFactor = deps.secondFactor ?? null;
+  }
+
+  /** Plugs the project's MFA rules into provider sign-ins (the MFA feature calls this from app.ts). */
+  useSecondFactor(gate: SecondFactorGate | null): void {
+    this.secondFactor = gate;
   }
 
   private get db(): Kysely<Tables> {
@@ -247,7 +254,7 @@ export class OAuthService {
     const { redirect } = flow;
     if (proven.kind === 'linked') return { ok: true, kind: 'linked', identity: toIdentity(proven.identity), redirect };
     const amr = ['fed'];
-    const gate = await this.deps.secondFactor?.afterFirstFactor({ userId: proven.userId, amr, method: attempt.method });
+    const gate = await this.secondFactor?.afterFirstFactor({ userId: proven.userId, amr, method: attempt.method });
     if (gate?.required) return { ok: true, kind: 'mfa_required', mfaToken: gate.mfaToken, redirect };
     // A browser that is sent on gets its tokens in a cookie: json mode answers with the refresh cookie, and the
     // application exchanges it at POST /auth/refresh (as Directus does).
