@@ -38,6 +38,13 @@ export const AUDIT_EVENTS = {
   'webhook.deleted': 'A webhook subscription was deleted.',
   'webhook.secret_rotated': "A webhook's signing secret was replaced; the old one no longer signs.",
   'webhook.delivery_retried': 'An admin queued a failed webhook delivery again.',
+  'auth.magic_link_requested':
+    'A magic sign-in link was asked for (always answered 204); failure reasons: cooldown, unknown_user, signup_closed, suspended, not_active (nothing was sent).',
+  'auth.code_requested':
+    'A one-time code was asked for (always answered 204); details: purpose, channel; failure reasons: cooldown, unknown_user, no_phone, suspended, not_active (nothing was sent).',
+  'auth.activated':
+    'An activation code was entered: the address it went to is confirmed; failure reasons: wrong_code, expired, too_many_attempts, suspended, not_active.',
+  'user.phone_changed': 'A user confirmed a new phone number with a code sent to it, or removed theirs.',
   'provider.created': 'An admin added a sign-in provider (OAuth/OIDC).',
   'provider.updated': "An admin changed a sign-in provider's settings or client secret.",
   'provider.deleted': 'An admin removed a sign-in provider.',

@@ -49,6 +49,10 @@ export const ERROR_CODES = {
     status: 409,
     description: 'The target account is suspended or not yet active, so this cannot be done to it.',
   },
+  TOO_MANY_ATTEMPTS: {
+    status: 429,
+    description: 'The one-time code has had its 5 tries and no longer works, even when right; request a new code.',
+  },
   OAUTH_FAILED: {
     status: 401,
     description:

@@ -5,6 +5,7 @@ export * from './errors.js';
 export * from './invitations.js';
 export * from './mail.js';
 export * from './oauth.js';
+export * from './passwordless.js';
 export * from './projects.js';
 export * from './roles.js';
 export * from './schemas.js';

@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Redis } from 'ioredis';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/index.js';
 import { createJwtVerifier } from './crypto/jwt.js';
@@ -13,23 +14,34 @@ import { EmailTemplateService, emailTemplateRoutes } from './features/email-temp
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
 import { OAuthService, oauthRoutes, ProviderAdmin } from './features/oauth/index.js';
+import { OneTimeTokens } from './features/one-time-tokens/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
+import { PasswordlessService, passwordlessRoutes } from './features/passwordless/index.js';
 import { ensureDefaultProject, ProjectSettingsService, projectRoutes } from './features/projects/index.js';
 import { createAuthorizer, RoleService, roleRoutes } from './features/roles/index.js';
 import { RevocationList, SessionService } from './features/sessions/index.js';
 import { loadKeyRing, signingKeyRoutes } from './features/signing-keys/index.js';
 import { ensureFirstAdmin } from './features/users/admin.js';
 import { userRoutes } from './features/users/index.js';
-import { WebhookDeliveryWorker, WebhookService, webhookRoutes } from './features/webhooks/index.js';
+import {
+  signWebhook,
+  WEBHOOK_ID_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  WebhookDeliveryWorker,
+  WebhookService,
+  webhookRoutes,
+} from './features/webhooks/index.js';
 import { type DeclaredRoute, registerAccessControl } from './http/access.js';
 import { createAuthenticators } from './http/authenticate.js';
 import { extractCredential } from './http/credentials.js';
 import { registerErrorEnvelope } from './http/errors.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createOriginCheck } from './http/origin.js';
+import { registerRateLimits } from './http/rate-limit.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { logOptions } from './logging.js';
-import { createSmtpTransport, Mailer } from './mail/index.js';
+import { createSmtpTransport, createWebhookTransport, Mailer, type TextTransport } from './mail/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -147,12 +159,30 @@ export async function buildApp(config: Config, database: Database, options: Buil
   registerSecurityHeaders(app, { hsts: config.secureCookies });
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION });
 
+  const messageSecret = config.messageWebhookSecret;
+  const textTransport = (url: string | undefined): TextTransport | null =>
+    url
+      ? createWebhookTransport({
+          url,
+          timeout: config.messageWebhookTimeout,
+          userAgent: `Gatehouse-Messages/${VERSION}`,
+          now: () => clock.now(),
+          sign: messageSecret
+            ? (id, timestamp, body) => ({
+                [WEBHOOK_ID_HEADER]: id,
+                [WEBHOOK_TIMESTAMP_HEADER]: String(timestamp),
+                [WEBHOOK_SIGNATURE_HEADER]: signWebhook(messageSecret, timestamp, body),
+              })
+            : null,
+        })
+      : null;
   const mailer = new Mailer({
     db,
     clock,
     transport: config.smtpUrl ? await createSmtpTransport({ url: config.smtpUrl, timeout: config.smtpTimeout }) : null,
     from: config.mailFrom,
     log: app.log,
+    textTransports: { sms: textTransport(config.smsWebhookUrl), push: textTransport(config.pushWebhookUrl) },
   });
   if (!mailer.delivers && config.production) {
     app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
@@ -171,6 +201,22 @@ export async function buildApp(config: Config, database: Database, options: Buil
     ttl: config.invitationTtl,
   });
 
+  const passwordless = new PasswordlessService({
+    db,
+    clock,
+    projectId,
+    tokens: new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes')),
+    mailer,
+    templates,
+    audit,
+    settings,
+    auth,
+    publicUrl: config.publicUrl,
+    redirectAllowList: config.redirectAllowList,
+    magicLinkTtl: config.magicLinkTtl,
+    codeTtl: config.codeTtl,
+    resendInterval: config.codeResendInterval,
+  });
   const providerSecretKey = deriveKey(config.secret, 'oauth-providers');
   const oauth = new OAuthService({
     database,
@@ -193,6 +239,19 @@ export async function buildApp(config: Config, database: Database, options: Buil
     sessionCookieName: SESSION_COOKIE,
     originCheck,
   });
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+    : null;
+  if (redis) {
+    redis.on('error', (error) => app.log.warn({ err: error }, 'redis connection error'));
+    await redis.connect().catch((error) => app.log.warn({ err: error }, 'redis is not reachable yet'));
+  }
+  const loginThrottle = await registerRateLimits(app, {
+    ip: config.rateLimitIp,
+    login: config.rateLimitLogin,
+    redis,
+    onStoreError: (error) => app.log.warn({ err: error }, 'rate-limit store failed; request let through'),
+  });
   const routes = registerAccessControl(app, {
     requireCaller,
     ensureActive: (caller, request) => authorizer.ensureActive(caller, request),
@@ -206,6 +265,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     originCheck,
     credentialOf: (request) => extractCredential(request, SESSION_COOKIE),
     secureCookies: config.secureCookies,
+    loginThrottle,
     providers: async () =>
       (await oauth.providers())
         .filter((provider) => provider.enabled)
@@ -220,6 +280,11 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(invitationRoutes, { invitations, clock });
   await app.register(outboxRoutes, { mailer });
   await app.register(emailTemplateRoutes, { templates });
+  await app.register(passwordlessRoutes, {
+    passwordless,
+    secureCookies: config.secureCookies,
+    originCheck,
+  });
   await app.register(oauthRoutes, { oauth, admin: providerAdmin, secureCookies: config.secureCookies });
 
   if (config.adminEmail && config.adminPassword) {
@@ -260,6 +325,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
       await webhookDelivery.stop();
       await app.close();
       await mailer.close();
+      redis?.disconnect();
     },
   };
 }

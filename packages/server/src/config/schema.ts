@@ -74,6 +74,26 @@ function url(protocols: string[]): FieldSpec<string>['parse'] {
   };
 }
 
+/** A rate as `<count>/<duration>` (e.g. `10/15m`), or `off`. */
+export interface Rate {
+  max: number;
+  /** Milliseconds. */
+  window: number;
+}
+
+function rate(): FieldSpec<Rate | null>['parse'] {
+  return (raw) => {
+    if (raw === 'off') return null;
+    const match = /^(\d+)\/(.+)$/.exec(raw);
+    const max = Number(match?.[1]);
+    const window = match?.[2] ? parseDuration(match[2]) : null;
+    if (!match || !Number.isInteger(max) || max < 1 || window === null || window < 1000) {
+      return { error: 'must be `off` or `<count>/<duration>` such as 10/15m (a window of at least 1s)' };
+    }
+    return { max, window };
+  };
+}
+
 function oneOf<T extends string>(values: readonly T[]): FieldSpec<T>['parse'] {
   return (raw) =>
     (values as readonly string[]).includes(raw) ? (raw as T) : { error: `must be one of ${values.join(', ')}` };
@@ -258,6 +278,20 @@ export const CONFIG_SCHEMA = {
       return raw === 'true' ? true : raw;
     },
   },
+  rateLimitIp: {
+    env: 'GATEHOUSE_RATE_LIMIT_IP',
+    default: '60/1m',
+    description:
+      'Requests per client IP (IPv6 by /64) to the public `POST /auth/*` routes (sign-in, sign-up, refresh, links and codes), or `off`. Beyond it: 429 REQUESTS_EXCEEDED with Retry-After. Counted in Redis when GATEHOUSE_REDIS_URL is set, else per process.',
+    parse: rate(),
+  },
+  rateLimitLogin: {
+    env: 'GATEHOUSE_RATE_LIMIT_LOGIN',
+    default: '20/15m',
+    description:
+      'Password sign-in attempts per account (by e-mail, from any IP, counted before the password is checked), or `off`. Beyond it, password sign-in for that e-mail answers 429 REQUESTS_EXCEEDED until the window ends, so guessing spread over many IPs is slowed too.',
+    parse: rate(),
+  },
   bodyLimit: {
     env: 'GATEHOUSE_BODY_LIMIT',
     default: '65536',
@@ -275,6 +309,53 @@ export const CONFIG_SCHEMA = {
     default: 'development',
     description: '`production` refuses a missing secret, an http public URL and insecure cookies.',
     parse: text(),
+  },
+  smsWebhookUrl: {
+    env: 'GATEHOUSE_SMS_WEBHOOK_URL',
+    default: undefined,
+    description:
+      'SMS gateway: each text message is POSTed there as JSON `{to, text, purpose}` (`to` in E.164); unset keeps SMS in the outbox (`GET /outbox`). Must be https in production.',
+    parse: url(['http:', 'https:']),
+  },
+  pushWebhookUrl: {
+    env: 'GATEHOUSE_PUSH_WEBHOOK_URL',
+    default: undefined,
+    description:
+      'Push gateway: each push message is POSTed there as JSON `{to, text, purpose}` (`to` is the user id); unset keeps push messages in the outbox. Must be https in production.',
+    parse: url(['http:', 'https:']),
+  },
+  messageWebhookSecret: {
+    env: 'GATEHOUSE_MESSAGE_WEBHOOK_SECRET',
+    default: undefined,
+    description:
+      'Signs SMS and push gateway requests (`Gatehouse-Webhook-Id`, `-Timestamp`, `-Signature: v1=<HMAC-SHA256>` of `<timestamp>.<body>`, as event webhooks), so the gateway can tell Gatehouse sent them; 24+ characters. Unset sends unsigned requests.',
+    parse: (raw: string) => (raw.length >= 24 ? raw : { error: 'must be at least 24 characters' }),
+  },
+  messageWebhookTimeout: {
+    env: 'GATEHOUSE_MESSAGE_WEBHOOK_TIMEOUT',
+    default: '10s',
+    description:
+      'Longest wait for the SMS or push gateway to answer; a slower gateway fails the attempt, which is retried later like mail.',
+    parse: duration(100),
+  },
+  magicLinkTtl: {
+    env: 'GATEHOUSE_MAGIC_LINK_TTL',
+    default: '15m',
+    description: 'How long a magic sign-in link works (once).',
+    parse: duration(60_000),
+  },
+  codeTtl: {
+    env: 'GATEHOUSE_CODE_TTL',
+    default: '10m',
+    description: 'How long a 6-digit activation or sign-in code works (once, at most 5 tries).',
+    parse: duration(60_000),
+  },
+  codeResendInterval: {
+    env: 'GATEHOUSE_CODE_RESEND_INTERVAL',
+    default: '60s',
+    description:
+      'Cool-down per purpose and address: a magic link or code requested again sooner answers 204 as usual but sends nothing.',
+    parse: duration(0),
   },
   oauthLinkByEmail: {
     env: 'GATEHOUSE_OAUTH_LINK_BY_EMAIL',

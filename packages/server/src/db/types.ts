@@ -40,6 +40,9 @@ export interface UsersTable {
   status: 'active' | 'invited' | 'suspended';
   provider: string;
   last_access: Millis | null;
+  /** E.164 (`+37255501234`); set only once a code sent to it was entered, unique per project. */
+  phone: string | null;
+  phone_verified_at: Millis | null;
   created_at: Millis;
   updated_at: Millis;
 }
@@ -165,6 +168,17 @@ export interface OutboxTable {
   last_error: string | null;
   created_at: Millis;
   sent_at: Millis | null;
+  /** `email` (SMTP), or `sms` / `push` (text messages posted to the configured webhook gateway). */
+  channel: 'email' | 'sms' | 'push';
+  /** For text messages: what the message is for, passed on to the gateway (`login`, `activate`, ...). */
+  purpose: string | null;
+}
+
+/** Until when no new message of one purpose goes to one identifier (`key` = SHA-256 of purpose and identifier). */
+export interface SendCooldownsTable {
+  project_id: string;
+  key: string;
+  until: Millis;
 }
 
 /** An invitation to an account; only the SHA-256 of its token is stored. */
@@ -295,6 +309,7 @@ export interface Tables {
   email_templates: EmailTemplatesTable;
   outbox: OutboxTable;
   invitations: InvitationsTable;
+  send_cooldowns: SendCooldownsTable;
   identities: IdentitiesTable;
   providers: ProvidersTable;
   oauth_flows: OAuthFlowsTable;

@@ -5,6 +5,7 @@ import * as adminAudit from './002-admin-audit.js';
 import * as mailInvitations from './003-mail-invitations.js';
 import * as webhooks from './004-webhooks.js';
 import * as oneTimeTokens from './006-one-time-tokens.js';
+import * as passwordless from './008-passwordless.js';
 import * as emailTemplates from './009-email-templates.js';
 import * as oauth from './012-oauth.js';
 
@@ -21,5 +22,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '004-webhooks', up: webhooks.up },
   { name: '006-one-time-tokens', up: oneTimeTokens.up },
   { name: '009-email-templates', up: emailTemplates.up },
+  { name: '008-passwordless', up: passwordless.up },
   { name: '012-oauth', up: oauth.up },
 ];

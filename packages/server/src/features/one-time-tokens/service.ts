@@ -86,7 +86,15 @@ export class OneTimeTokens {
       .where('used_at', 'is', null)
       .where('attempts', '<', sql<number>`max_attempts`)
       .executeTakeFirst();
-    if (Number(counted.numUpdatedRows) !== 1) return { ok: false, reason: 'too_many_attempts' };
+    if (Number(counted.numUpdatedRows) !== 1) {
+      // Either the tries are spent or a parallel request has just used the code.
+      const current = await this.db
+        .selectFrom('one_time_tokens')
+        .select('used_at')
+        .where('id', '=', row.id)
+        .executeTakeFirst();
+      return { ok: false, reason: current?.used_at === null ? 'too_many_attempts' : 'used' };
+    }
     if (!constantTimeEqual(this.codeHash(input.projectId, input.purpose, input.code), row.secret_hash)) {
       return { ok: false, reason: 'unknown' };
     }
