@@ -626,6 +626,18 @@ describe('GitHub-style OAuth 2 sign-in', () => {
     expect(reasonOf(response)).toBe('OAUTH_EMAIL_NOT_VERIFIED');
   });
 
+  it('refuses a used code in a fresh flow (GitHub answers such errors with 200 and an error field)', async () => {
+    githubAccount([{ email: `code-${Date.now()}@gh.example`, primary: true, verified: true }]);
+    const first = await start(server, 'github');
+    const back = new URL(await authorize(first.location));
+    expect((await callback(server, back.toString(), first.cookie)).statusCode).toBe(200);
+    const second = await start(server, 'github');
+    back.searchParams.set('state', new URL(second.location).searchParams.get('state') ?? '');
+    const replay = await callback(server, back.toString(), second.cookie);
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json().errors[0].extensions.code).toBe('OAUTH_FAILED');
+  });
+
   it('refuses a replayed callback', async () => {
     githubAccount([{ email: `replay-${accountCounter}@gh.example`, primary: true, verified: true }]);
     const started = await start(server, 'github');
