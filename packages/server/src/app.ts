@@ -285,7 +285,12 @@ export async function buildApp(config: Config, database: Database, options: Buil
     secureCookies: config.secureCookies,
     originCheck,
   });
-  await app.register(oauthRoutes, { oauth, admin: providerAdmin, secureCookies: config.secureCookies });
+  await app.register(oauthRoutes, {
+    oauth,
+    admin: providerAdmin,
+    secureCookies: config.secureCookies,
+    startRateLimit: config.rateLimitIp,
+  });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {

@@ -1107,6 +1107,28 @@ describe('MFA hook', () => {
   });
 });
 
+describe('rate limit', () => {
+  let limited: TestServer;
+  beforeAll(async () => {
+    limited = await createTestServer(serverEnv({ GATEHOUSE_RATE_LIMIT_IP: '3/1m' }));
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+
+  it('counts starts per client IP, since every start writes a flow', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => limited.app.inject({ method: 'GET', url: '/auth/login/github' })),
+    );
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([302, 302, 302, 429, 429]);
+    const refused = answers.find((a) => a.statusCode === 429);
+    expect(refused?.json().errors[0].extensions.code).toBe('REQUESTS_EXCEEDED');
+    expect(refused?.headers['retry-after']).toBeDefined();
+    const flows = await limited.database.db.selectFrom('oauth_flows').selectAll().execute();
+    expect(flows).toHaveLength(3);
+  });
+});
+
 describe('Apple (form_post, signed client secret)', () => {
   it('answers with a form POST and redeems the code with a client secret signed by the team key', async () => {
     const account = oidcAccount();

@@ -25,6 +25,11 @@ export interface OAuthRoutesOptions {
   oauth: OAuthService;
   admin: ProviderAdmin;
   secureCookies: boolean;
+  /**
+   * The per-IP rule of the public POST /auth/* routes (GATEHOUSE_RATE_LIMIT_IP), applied to the start too: it is
+   * a GET, but every start writes a flow row.
+   */
+  startRateLimit: { max: number; window: number } | null;
 }
 
 function callerOf(request: { caller: Caller | null }): Caller {
@@ -53,7 +58,7 @@ const write = { access: { permission: 'providers:write' } } as const;
  * `GET /auth` (the public provider list) stays with the other auth routes.
  */
 export async function oauthRoutes(app: FastifyInstance, options: OAuthRoutesOptions): Promise<void> {
-  const { oauth, admin, secureCookies } = options;
+  const { oauth, admin, secureCookies, startRateLimit } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   // A provider that answers with a cross-site form POST (Apple) only gets the cookie back with SameSite=None,
   // which browsers accept only on Secure cookies; on an http public URL (development) it stays Lax.
@@ -71,7 +76,10 @@ export async function oauthRoutes(app: FastifyInstance, options: OAuthRoutesOpti
   r.get(
     '/auth/login/:provider',
     {
-      config: { access: 'public' },
+      config: {
+        access: 'public',
+        ...(startRateLimit ? { rateLimit: { max: startRateLimit.max, timeWindow: startRateLimit.window } } : {}),
+      },
       schema: {
         tags,
         summary: 'Start signing in with a provider (302 to the provider)',
