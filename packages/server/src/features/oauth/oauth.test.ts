@@ -1107,6 +1107,30 @@ describe('MFA hook', () => {
   });
 });
 
+describe('account deletion', () => {
+  it('removes the identities with the account; the provider account can then start afresh', async () => {
+    const account = oidcAccount();
+    expect((await signIn(server, 'corpjson')).statusCode).toBe(200);
+    const user = await userByEmail(server, account.email);
+    const admin = await server.admin();
+    const deleted = await server.app.inject({
+      method: 'DELETE',
+      url: `/users/${user?.id}`,
+      headers: bearer(admin.accessToken),
+    });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    const left = await server.database.db
+      .selectFrom('identities')
+      .selectAll()
+      .where('user_id', '=', user?.id ?? '')
+      .execute();
+    expect(left).toHaveLength(0);
+    expect((await signIn(server, 'corpjson')).statusCode).toBe(200);
+    const again = await userByEmail(server, account.email);
+    expect(again?.id).not.toBe(user?.id);
+  });
+});
+
 describe('rate limit', () => {
   let limited: TestServer;
   beforeAll(async () => {
