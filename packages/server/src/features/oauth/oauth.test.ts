@@ -1184,14 +1184,19 @@ describe('Apple (form_post, signed client secret)', () => {
         method: 'POST',
         url: '/auth/login/apple/callback',
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `${FLOW}=${started.cookie}` },
-        payload: form.body,
+        payload: `${form.body}&user=${encodeURIComponent(JSON.stringify({ name: { firstName: 'Tim', lastName: 'Cook' } }))}`,
       });
       expect(response.statusCode, response.body).toBe(302);
       expect(response.headers.location).toBe(APP);
       await Promise.all(pending);
       expect(secrets).toHaveLength(1);
       expect(secrets[0]).toMatchObject({ alg: 'ES256', kid: 'KEY7654321' });
-      expect(await userByEmail(server, account.email)).toMatchObject({ provider: 'apple' });
+      // Apple's ID token carries no name (its `name` scope is not OpenID's `profile`): the posted one fills it.
+      expect(await userByEmail(server, account.email)).toMatchObject({
+        provider: 'apple',
+        first_name: 'Tim',
+        last_name: 'Cook',
+      });
     } finally {
       oidc.rewrite({});
     }

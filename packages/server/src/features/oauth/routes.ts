@@ -49,6 +49,20 @@ function withParameters(redirect: string, parameters: Record<string, string>): s
   return url.toString();
 }
 
+/** The name Apple posts once, as JSON in the form's `user` field: `{"name":{"firstName":..,"lastName":..}}`. */
+function appleName(form: string): { firstName: string | null; lastName: string | null } | null {
+  const user = new URLSearchParams(form).get('user');
+  if (!user || user.length > 2000) return null;
+  try {
+    const name = (JSON.parse(user) as { name?: { firstName?: unknown; lastName?: unknown } }).name;
+    const text = (value: unknown) =>
+      typeof value === 'string' && value.trim() !== '' ? value.trim().slice(0, 100) : null;
+    return name ? { firstName: text(name.firstName), lastName: text(name.lastName) } : null;
+  } catch {
+    return null;
+  }
+}
+
 const tags = ['oauth'];
 const read = { access: { permission: 'providers:read' } } as const;
 const write = { access: { permission: 'providers:write' } } as const;
@@ -104,11 +118,18 @@ export async function oauthRoutes(app: FastifyInstance, options: OAuthRoutesOpti
     },
   );
 
-  const finish = async (provider: string, request: FastifyRequest, reply: FastifyReply, callback: URL | Request) => {
+  const finish = async (
+    provider: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    callback: URL | Request,
+    nameHint: { firstName: string | null; lastName: string | null } | null = null,
+  ) => {
     const result = await oauth.finish(provider, {
       callback,
       cookie: request.cookies[FLOW_COOKIE],
       meta: requestMeta(request),
+      nameHint,
     });
     if (request.cookies[FLOW_COOKIE] !== undefined) reply.clearCookie(FLOW_COOKIE, flowCookie(provider));
     if (!result.ok) {
@@ -172,7 +193,7 @@ export async function oauthRoutes(app: FastifyInstance, options: OAuthRoutesOpti
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form,
       });
-      return finish(request.params.provider, request, reply, callback);
+      return finish(request.params.provider, request, reply, callback, appleName(form));
     },
   );
 

@@ -210,6 +210,11 @@ export class OAuthService {
       callback: URL | Request;
       cookie: string | undefined;
       meta: RequestMeta;
+      /**
+       * A name the browser passed along (Apple posts it once, in the form, outside the signed ID token). Used only
+       * to fill an empty name of a new account, never for the e-mail or anything that decides who someone is.
+       */
+      nameHint?: { firstName: string | null; lastName: string | null } | null;
     },
   ): Promise<FinishResult> {
     const { clock, projectId, stateKey } = this.deps;
@@ -249,7 +254,13 @@ export class OAuthService {
         details: { error: profile.error, ...(profile.claim ? { claim: profile.claim } : {}) },
       });
     }
-    const proven = await this.prove(provider, profile.profile, consumed.user_id, input.meta);
+    const hint = input.nameHint;
+    const named: ProviderProfile = {
+      ...profile.profile,
+      firstName: profile.profile.firstName ?? hint?.firstName ?? null,
+      lastName: profile.profile.lastName ?? hint?.lastName ?? null,
+    };
+    const proven = await this.prove(provider, named, consumed.user_id, input.meta);
     if (!proven.ok) return this.fail(attempt, { ...proven, subjectId: proven.userId ?? null });
     const { redirect } = flow;
     if (proven.kind === 'linked') return { ok: true, kind: 'linked', identity: toIdentity(proven.identity), redirect };
