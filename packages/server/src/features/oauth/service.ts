@@ -14,9 +14,10 @@ import type { AuthService, IssuedTokens } from '../auth/index.js';
 import type { ProjectSettingsService } from '../projects/index.js';
 import { findUserByEmail, insertUser, iso, newUserRow, normalizeEmail } from '../users/index.js';
 import { ProviderClients } from './client.js';
-import { type OAuth2Preset, PRESETS, type ProviderProfile, profileFromClaims } from './drivers.js';
+import { PRESETS, type ProviderProfile } from './drivers.js';
 import { type FlowState, openFlow, sealFlow } from './flow-cookie.js';
-import { endpointsOf, listProviders, type ProviderSettings, scopesOf } from './providers.js';
+import { listProviders, type ProviderSettings, scopesOf } from './providers.js';
+import { redeem } from './redeem.js';
 import { checkRedirect } from './redirect.js';
 import * as store from './store.js';
 
@@ -245,7 +246,7 @@ export class OAuthService {
         reason: 'replayed',
       });
     }
-    const profile = await this.profile(provider, flow, input.callback);
+    const profile = await redeem(this.clients, provider, flow, input.callback);
     if (!profile.ok) {
       return this.fail(attempt, {
         code: 'OAUTH_FAILED',
@@ -367,56 +368,6 @@ export class OAuthService {
       details: { provider: name },
     });
     return { ok: true };
-  }
-
-  /** Redeems the code and reads the profile; every protocol failure is openid-client's verdict. */
-  private async profile(
-    provider: ProviderSettings,
-    flow: FlowState,
-    callback: URL | Request,
-  ): Promise<
-    { ok: true; profile: ProviderProfile } | { ok: false; reason: string; error: string; claim: string | null }
-  > {
-    const preset = PRESETS[provider.driver];
-    try {
-      const config = await this.clients.configuration(provider);
-      const tokens = await client.authorizationCodeGrant(config, callback, {
-        expectedState: flow.state,
-        pkceCodeVerifier: flow.verifier,
-        ...(flow.nonce !== null ? { expectedNonce: flow.nonce } : {}),
-      });
-      if (preset.kind === 'oidc') {
-        const claims = tokens.claims();
-        if (!claims) return { ok: false, reason: 'no_id_token', error: 'no ID token', claim: null };
-        let merged: Record<string, unknown> = { ...claims };
-        if (
-          config.serverMetadata().userinfo_endpoint &&
-          (claims.email === undefined || claims.email_verified === undefined)
-        ) {
-          const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
-          merged = { ...userinfo, ...claims };
-        }
-        const profile = profileFromClaims(merged);
-        return profile ? { ok: true, profile } : { ok: false, reason: 'no_subject', error: 'no subject', claim: null };
-      }
-      const oauth2 = preset as OAuth2Preset;
-      const { userinfoUrl } = endpointsOf(provider, oauth2);
-      const fetchJson = async (url: string): Promise<unknown> => {
-        const response = await client.fetchProtectedResource(
-          config,
-          tokens.access_token,
-          new URL(url),
-          'GET',
-          undefined,
-          new Headers({ accept: 'application/json', 'user-agent': 'Gatehouse' }),
-        );
-        if (!response.ok) throw new Error(`the user API answered ${response.status}`);
-        return response.json();
-      };
-      return { ok: true, profile: await oauth2.profile(fetchJson, userinfoUrl) };
-    } catch (error) {
-      return { ok: false, reason: reasonOf(error), error: describe(error), claim: claimOf(error) };
-    }
   }
 
   /**
@@ -598,40 +549,3 @@ export class OAuthService {
 class IdentityTaken extends Error {}
 
 const clip = (value: string | null): string | null => (value === null ? null : value.slice(0, 100));
-
-/** A short reason for the audit trail from openid-client's error (its codes name the failed check). */
-function reasonOf(error: unknown): string {
-  if (error instanceof client.AuthorizationResponseError) return 'provider_refused';
-  if (error instanceof client.ResponseBodyError) return 'token_request_refused';
-  if (error instanceof client.ClientError) return 'response_rejected';
-  return 'provider_error';
-}
-
-/** The error and the errors it wraps (openid-client wraps oauth4webapi's, which names the failed check). */
-function chain(error: unknown): Error[] {
-  const errors: Error[] = [];
-  let current: unknown = error;
-  while (current instanceof Error && errors.length < 4) {
-    errors.push(current);
-    current = current.cause;
-  }
-  return errors;
-}
-
-/** The ID token claim a failed check was about (`iss`, `aud`, `nonce`, ...): a name, never its value. */
-function claimOf(error: unknown): string | null {
-  for (const item of chain(error)) {
-    const claim = (item.cause as { claim?: unknown } | undefined)?.claim;
-    if (typeof claim === 'string' && /^[a-z_]{1,32}$/.test(claim)) return claim;
-  }
-  return null;
-}
-
-/** The codes and messages of the error chain, never a `cause` that is data (it may hold the provider's answer). */
-function describe(error: unknown): string {
-  const parts = chain(error).map((item) => {
-    const code = (item as { code?: unknown }).code;
-    return `${typeof code === 'string' ? `${code}: ` : ''}${item.message}`;
-  });
-  return parts.length === 0 ? 'unknown error' : parts.join(' / ').slice(0, 300);
-}
