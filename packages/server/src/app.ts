@@ -230,6 +230,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     stateKey: deriveKey(config.secret, 'oauth-state'),
     // Where the project's MFA rules apply to provider sign-ins (docs/oauth.md, "MFA"); none until MFA is wired.
     secondFactor: null,
+    log: app.log,
   });
   const providerAdmin = new ProviderAdmin({ db, clock, config, audit, secretKey: providerSecretKey });
 

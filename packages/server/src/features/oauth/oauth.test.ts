@@ -530,6 +530,7 @@ describe('OpenID sign-in failures', () => {
       expect(response.json().errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
       expect(response.cookies).toHaveLength(0);
     }
+    expect(server.logs()).toContain('sign-in provider cannot be reached');
   });
 
   it('answers garbage at the callback with OAUTH_FAILED, never a 500', async () => {

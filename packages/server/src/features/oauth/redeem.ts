@@ -57,7 +57,7 @@ export async function redeem(
     };
     return { ok: true, profile: await oauth2.profile(fetchJson, userinfoUrl) };
   } catch (error) {
-    return { ok: false, reason: reasonOf(error), error: describe(error), claim: claimOf(error) };
+    return { ok: false, reason: reasonOf(error), error: describeError(error), claim: claimOf(error) };
   }
 }
 
@@ -90,7 +90,7 @@ function claimOf(error: unknown): string | null {
 }
 
 /** The codes and messages of the error chain, never a `cause` that is data (it may hold the provider's answer). */
-function describe(error: unknown): string {
+export function describeError(error: unknown): string {
   const parts = chain(error).map((item) => {
     const code = (item as { code?: unknown }).code;
     return `${typeof code === 'string' ? `${code}: ` : ''}${item.message}`;

@@ -17,7 +17,7 @@ import { ProviderClients } from './client.js';
 import { PRESETS, type ProviderProfile } from './drivers.js';
 import { type FlowState, openFlow, sealFlow } from './flow-cookie.js';
 import { listProviders, type ProviderSettings, scopesOf } from './providers.js';
-import { redeem } from './redeem.js';
+import { describeError, redeem } from './redeem.js';
 import { checkRedirect } from './redirect.js';
 import * as store from './store.js';
 
@@ -52,6 +52,8 @@ export interface OAuthServiceDeps {
   /** Seals the flow cookie. */
   stateKey: Uint8Array;
   secondFactor?: SecondFactorGate | null;
+  /** Where a provider that cannot be reached is reported (its discovery document, say). */
+  log?: { warn(details: Record<string, unknown>, message: string): void };
 }
 
 export type Failure = { ok: false; code: ErrorCode; message: string; redirect: string | null };
@@ -157,7 +159,8 @@ export class OAuthService {
     let config: client.Configuration;
     try {
       config = await this.clients.configuration(provider);
-    } catch {
+    } catch (error) {
+      this.deps.log?.warn({ provider: name, error: describeError(error) }, 'sign-in provider cannot be reached');
       return { ok: false, code: 'SERVICE_UNAVAILABLE', message: 'The provider cannot be reached.' };
     }
     const preset = PRESETS[provider.driver];
