@@ -760,6 +760,30 @@ describe('linking and unlinking (/users/me/identities)', () => {
     expect(unlinked).toHaveLength(1);
   });
 
+  it('does not link to an account suspended while the user was at the provider', async () => {
+    const owner = await server.user();
+    githubAccount([{ email: `susp-${Date.now()}@gh.example`, primary: true, verified: true }]);
+    const ticket = await server.app.inject({
+      method: 'POST',
+      url: '/users/me/identities/github',
+      headers: bearer(owner.accessToken),
+      payload: { redirect: APP },
+    });
+    const link = new URL(ticket.json().data.url);
+    seen.add(link.searchParams.get('link') ?? '');
+    const started = await server.app.inject({ method: 'GET', url: `${link.pathname}${link.search}` });
+    const cookie = started.cookies.find((c) => c.name === FLOW)?.value ?? '';
+    const back = await authorize(String(started.headers.location));
+    await server.database.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', owner.id).execute();
+    expect(reasonOf(await callback(server, back, cookie))).toBe('INVALID_CREDENTIALS');
+    const identities = await server.database.db
+      .selectFrom('identities')
+      .selectAll()
+      .where('user_id', '=', owner.id)
+      .execute();
+    expect(identities).toHaveLength(0);
+  });
+
   it('lets a user with a password unlink their only provider; a missing one answers 404', async () => {
     const owner = await server.user();
     githubAccount([{ email: `pw-${Date.now()}@gh.example`, primary: true, verified: true }]);

@@ -12,7 +12,7 @@ import { AuthError } from '../../errors/auth-error.js';
 import type { AuditLog } from '../audit/index.js';
 import type { AuthService, IssuedTokens } from '../auth/index.js';
 import type { ProjectSettingsService } from '../projects/index.js';
-import { findUserByEmail, insertUser, iso, newUserRow, normalizeEmail } from '../users/index.js';
+import { findUserByEmail, findUserById, insertUser, iso, newUserRow, normalizeEmail } from '../users/index.js';
 import { ProviderClients } from './client.js';
 import { PRESETS, type ProviderProfile } from './drivers.js';
 import { type FlowState, openFlow, sealFlow } from './flow-cookie.js';
@@ -434,6 +434,16 @@ export class OAuthService {
     } as const;
 
     if (linkUserId !== null) {
+      // The ticket was issued minutes ago: the account may have been suspended since.
+      if ((await findUserById(this.db, linkUserId))?.status !== 'active') {
+        return {
+          ok: false,
+          code: 'INVALID_CREDENTIALS',
+          message: 'Invalid user credentials.',
+          reason: 'not_active',
+          userId: linkUserId,
+        };
+      }
       if (identity && identity.user_id !== linkUserId) return { ...inUse, userId: linkUserId };
       if (identity) {
         await touch(identity);
