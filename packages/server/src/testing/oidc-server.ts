@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type ClientMetadata } from 'oidc-provider';
@@ -116,13 +117,19 @@ export interface TestOidcProvider {
  * the given clients. Its interactions sign in as the account chosen with `signInAs` and grant what is asked, so
  * a test drives a whole sign-in with plain HTTP requests. It is reached through a forwarding proxy whose address
  * is the issuer, so another proxy with rewriting rules can stand in front of the same provider.
+ *
+ * oidc-provider 9 warns that it wants Node 22 ("Unsupported runtime"); it runs on Node 20.19, and it is only a
+ * test dependency.
  */
 export async function startOidcProvider(clients: ClientMetadata[]): Promise<TestOidcProvider> {
   const accounts = new Map<string, TestAccount>();
   let current = '';
   const front = await startProxy();
+  // A signing key of its own (RS256, the ID token default), instead of oidc-provider's development keys.
+  const signing = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
   const provider = new Provider(front.url, {
     clients,
+    jwks: { keys: [{ ...signing, kid: 'test-signing-key', alg: 'RS256', use: 'sig' }] },
     pkce: { required: () => true },
     features: { devInteractions: { enabled: false } },
     claims: { email: ['email', 'email_verified'], profile: ['name', 'given_name', 'family_name', 'picture'] },
