@@ -73,6 +73,12 @@ export const AUDIT_EVENTS = {
   'project_key.created': 'A publishable or secret project key was created.',
   'project_key.rotated': 'A project key was replaced by a new secret.',
   'project_key.revoked': 'A project key was revoked.',
+  'provider.created': 'An admin added a sign-in provider (OAuth/OIDC).',
+  'provider.updated': "An admin changed a sign-in provider's settings or client secret.",
+  'provider.deleted': 'An admin removed a sign-in provider.',
+  'identity.linked':
+    'A provider account was linked to a user, by the user (signed in) or automatically by verified e-mail.',
+  'identity.unlinked': 'A provider account was unlinked from a user.',
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

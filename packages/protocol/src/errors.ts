@@ -119,6 +119,32 @@ export const ERROR_CODES = {
     status: 409,
     description: 'The API key was rotated or revoked by another request meanwhile; only one rotation of a key wins.',
   },
+  OAUTH_FAILED: {
+    status: 401,
+    description:
+      "Signing in with a provider failed: the flow's state, code or ID token did not check out (mismatch, replay, wrong issuer, audience or nonce), the flow expired, or the provider refused.",
+  },
+  OAUTH_EMAIL_NOT_VERIFIED: {
+    status: 403,
+    description: 'The provider gave no verified e-mail address, which a new account or a link by e-mail needs.',
+  },
+  OAUTH_SIGNUP_DISABLED: {
+    status: 403,
+    description: "A first sign-in with a provider would create an account, but the project's sign-up is not open.",
+  },
+  OAUTH_ACCOUNT_EXISTS: {
+    status: 409,
+    description:
+      "An account with the provider's e-mail exists but is not linked to it: sign in to that account first, then link the provider.",
+  },
+  IDENTITY_IN_USE: {
+    status: 409,
+    description: 'The provider account is already linked to another user.',
+  },
+  LAST_SIGN_IN_METHOD: {
+    status: 409,
+    description: 'The change would leave the account with no way to sign in (no password and no other provider).',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -7,6 +7,7 @@ export * from './invitations.js';
 export * from './lifecycle.js';
 export * from './mail.js';
 export * from './mfa.js';
+export * from './oauth.js';
 export * from './passkeys.js';
 export * from './passwordless.js';
 export * from './projects.js';

@@ -115,6 +115,7 @@ export const Provider = Type.Object({
   driver: Type.String(),
   icon: NullableString(),
 });
+export type Provider = Static<typeof Provider>;
 
 export const ProviderList = Type.Object({
   data: Type.Array(Provider),

@@ -17,6 +17,7 @@ import { EmailTemplateService, emailTemplateRoutes } from './features/email-temp
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
 import { MfaService, mfaRoutes } from './features/mfa/index.js';
+import { OAuthService, oauthRoutes, ProviderAdmin } from './features/oauth/index.js';
 import { OneTimeTokens } from './features/one-time-tokens/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
 import { PasskeyService, passkeyRoutes } from './features/passkeys/index.js';
@@ -74,6 +75,8 @@ export interface Gatehouse {
   passkeys: PasskeyService;
   /** E-mail verification, password reset and change, sign-in notices, self-deletion; `settled()` awaits its mail. */
   lifecycle: AccountLifecycle;
+  /** Provider sign-in; `oauth.useSecondFactor(...)` is where MFA applies its rules to provider sign-ins. */
+  oauth: OAuthService;
   projectId: string;
   /** Every route with the access it declares (for the authorization tests and the docs). */
   routes: readonly DeclaredRoute[];
@@ -294,6 +297,23 @@ export async function buildApp(config: Config, database: Database, options: Buil
     decoyKey: deriveKey(config.secret, 'passkey-decoys'),
   });
 
+  const providerSecretKey = deriveKey(config.secret, 'oauth-providers');
+  const oauth = new OAuthService({
+    database,
+    clock,
+    config,
+    projectId,
+    audit,
+    auth,
+    settings,
+    secretKey: providerSecretKey,
+    stateKey: deriveKey(config.secret, 'oauth-state'),
+    // The project's MFA rules apply in AuthService.signIn, as for every other first factor (docs/oauth.md, "MFA").
+    secondFactor: null,
+    log: app.log,
+  });
+  const providerAdmin = new ProviderAdmin({ db, clock, config, audit, secretKey: providerSecretKey });
+
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
     // Whatever arrives in an API key header is a key; in Authorization, a key is told from a JWT by its prefix.
@@ -331,6 +351,10 @@ export async function buildApp(config: Config, database: Database, options: Buil
     credentialOf: (request) => extractCredential(request, SESSION_COOKIE),
     secureCookies: config.secureCookies,
     loginThrottle,
+    providers: async () =>
+      (await oauth.providers())
+        .filter((provider) => provider.enabled)
+        .map(({ name, label, driver, icon }) => ({ name, label, driver, icon })),
   });
   await app.register(userRoutes, { db, clock, sessions, audit });
   await app.register(roleRoutes, { roles });
@@ -366,6 +390,12 @@ export async function buildApp(config: Config, database: Database, options: Buil
     resolveProject: (caller, idOrSlug) => settings.resolve(caller, idOrSlug),
     exchange: (key) => auth.exchangeApiKey(key),
   });
+  await app.register(oauthRoutes, {
+    oauth,
+    admin: providerAdmin,
+    secureCookies: config.secureCookies,
+    startRateLimit: config.rateLimitIp,
+  });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -400,6 +430,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     mailer,
     passkeys,
     lifecycle,
+    oauth,
     projectId,
     routes,
     async close() {

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AUDIT_EVENTS, ERROR_CODES } from '@gatehouse/protocol';
 import { describe, expect, it } from 'vitest';
+import { OAUTH_PROVIDER_FIELDS } from './config/oauth-providers.js';
 import { CONFIG_SCHEMA } from './config/schema.js';
 import { PERMISSIONS } from './features/roles/index.js';
 import { createTestServer } from './testing/test-server.js';
@@ -16,6 +17,9 @@ function configurationDoc(): string {
     (field) =>
       `| \`${field.env}\` | ${field.default === undefined ? '(unset)' : field.default === '' ? '(empty)' : `\`${field.default}\``} | ${field.description} |`,
   );
+  const providerRows = Object.entries(OAUTH_PROVIDER_FIELDS).map(
+    ([suffix, description]) => `| \`GATEHOUSE_OAUTH_<NAME>_${suffix}\` | (unset) | ${description} |`,
+  );
   return `# Configuration
 
 Gatehouse reads these environment variables once at start; a wrong value stops the start with a message that
@@ -26,6 +30,15 @@ names the variable. Durations take \`ms\`, \`s\`, \`m\`, \`h\` or \`d\`; lists a
 | Variable | Default | Description |
 |---|---|---|
 ${rows.join('\n')}
+
+## Sign-in providers
+
+Each \`GATEHOUSE_OAUTH_<NAME>_DRIVER\` declares a provider named \`<name>\` (letters and digits, lower-cased in
+URLs); the other variables of the same \`<NAME>\` configure it. See docs/oauth.md.
+
+| Variable | Default | Description |
+|---|---|---|
+${providerRows.join('\n')}
 `;
 }
 

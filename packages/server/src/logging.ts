@@ -1,8 +1,9 @@
 import type { FastifyServerOptions } from 'fastify';
 
 /**
- * Log options that never write a credential: headers that carry one are redacted, and an `access_token` in the
- * query string is masked before the URL is logged.
+ * Log options that never write a credential: headers that carry one are redacted, and an `access_token`, `token`,
+ * `code` (an OAuth authorization code at a provider callback) or `link` (a provider link ticket) in the query
+ * string is masked before the URL is logged.
  */
 export function logOptions(level: string): FastifyServerOptions['logger'] {
   return {
@@ -26,5 +27,5 @@ export function logOptions(level: string): FastifyServerOptions['logger'] {
 }
 
 export function maskUrl(url: string): string {
-  return url.replace(/([?&](?:access_token|token)=)[^&#]*/gi, '$1[redacted]');
+  return url.replace(/([?&](?:access_token|token|code|link)=)[^&#]*/gi, '$1[redacted]');
 }

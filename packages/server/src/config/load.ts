@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomToken } from '../crypto/random.js';
+import { loadOAuthProviders } from './oauth-providers.js';
 import { CONFIG_SCHEMA, type Config, type FieldSpec } from './schema.js';
 
 /** Thrown at boot; its message names every variable that is wrong, one per line. */
@@ -61,6 +62,7 @@ export function loadConfig(env: Environment): Config {
   if ((values.adminEmail === undefined) !== (values.adminPassword === undefined)) {
     problems.push('GATEHOUSE_ADMIN_EMAIL and GATEHOUSE_ADMIN_PASSWORD must be set together');
   }
+  values.oauthProviders = Object.freeze(loadOAuthProviders(env, problems));
   if (problems.length > 0) throw new ConfigError(problems);
   if (values.secret === undefined) values.secret = developmentSecret(dataDir);
   values.production = production;

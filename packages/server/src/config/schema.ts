@@ -1,4 +1,5 @@
 import { parseDuration } from './duration.js';
+import type { EnvOAuthProvider } from './oauth-providers.js';
 
 /**
  * Every setting Gatehouse reads, with its environment variable, default and description. This table is the
@@ -301,7 +302,7 @@ export const CONFIG_SCHEMA = {
     env: 'GATEHOUSE_RATE_LIMIT_IP',
     default: '60/1m',
     description:
-      'Requests per client IP (IPv6 by /64) to the public `POST /auth/*` routes (sign-in, sign-up, refresh, links and codes), or `off`. Beyond it: 429 REQUESTS_EXCEEDED with Retry-After. Counted in Redis when GATEHOUSE_REDIS_URL is set, else per process.',
+      'Requests per client IP (IPv6 by /64) to the public `POST /auth/*` routes (sign-in, sign-up, refresh, links and codes) and to provider sign-in starts, or `off`. Beyond it: 429 REQUESTS_EXCEEDED with Retry-After. Counted in Redis when GATEHOUSE_REDIS_URL is set, else per process.',
     parse: rate(),
   },
   rateLimitLogin: {
@@ -434,6 +435,13 @@ export const CONFIG_SCHEMA = {
     description: 'Longest lifetime a personal API key may be given; a later `expires_at` is refused.',
     parse: duration(60_000),
   },
+  oauthLinkByEmail: {
+    env: 'GATEHOUSE_OAUTH_LINK_BY_EMAIL',
+    default: 'false',
+    description:
+      '`true` links a provider account to an existing account with the same e-mail at sign-in, when both the provider and the account have it verified; otherwise such a sign-in is refused and the user links the provider after signing in.',
+    parse: (raw: string) => (raw === 'true' ? true : raw === 'false' ? false : { error: 'must be true or false' }),
+  },
 } as const satisfies Record<string, FieldSpec<unknown>>;
 
 type ParsedValue<S> = S extends FieldSpec<infer T> ? T : never;
@@ -447,4 +455,6 @@ export type Config = Readonly<{ [K in keyof Fields]: Required<K> }> & {
   readonly production: boolean;
   /** Cookies get `Secure` when the public URL is https. */
   readonly secureCookies: boolean;
+  /** Sign-in providers from `GATEHOUSE_OAUTH_<NAME>_*` (see oauth-providers.ts). */
+  readonly oauthProviders: readonly EnvOAuthProvider[];
 };

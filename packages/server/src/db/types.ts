@@ -304,6 +304,64 @@ export interface ApiKeysTable {
   replaced_by: string | null;
 }
 
+/** A provider account linked to a user: (provider, subject) names one account at the provider. */
+export interface IdentitiesTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  /** The provider's name in Gatehouse (`google`, `github`, a custom name). */
+  provider: string;
+  /** The provider's stable id of the account (`sub`, or GitHub's numeric id). */
+  subject: string;
+  /** The e-mail the provider last reported, normalized; informational only. */
+  email: string | null;
+  /** 1 when the provider said the e-mail was verified (SQLite has no boolean). */
+  email_verified: number;
+  created_at: Millis;
+  last_used_at: Millis | null;
+}
+
+/** A sign-in provider added through the admin API (providers from the environment are not stored). */
+export interface ProvidersTable {
+  id: string;
+  project_id: string;
+  name: string;
+  label: string;
+  driver: string;
+  icon: string | null;
+  client_id: string;
+  /** AES-256-GCM sealed with a key derived from the master secret, the provider id as associated data. */
+  client_secret: string | null;
+  issuer: string | null;
+  /** JSON array of scopes. */
+  scopes: string;
+  mode: 'json' | 'cookie' | 'session';
+  enabled: number;
+  authorization_url: string | null;
+  token_url: string | null;
+  userinfo_url: string | null;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+/**
+ * One provider sign-in or link in progress, or a link ticket. The browser holds the flow's secrets (state, nonce,
+ * PKCE verifier) in a sealed cookie; this row only makes the flow single-use: the callback consumes it with one
+ * conditional UPDATE. Link tickets store the SHA-256 of the ticket.
+ */
+export interface OAuthFlowsTable {
+  id: string;
+  project_id: string;
+  purpose: 'flow' | 'link_ticket';
+  provider: string;
+  /** The signed-in user who links a provider; null for a sign-in. */
+  user_id: string | null;
+  ticket_hash: string | null;
+  created_at: Millis;
+  expires_at: Millis;
+  used_at: Millis | null;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -332,6 +390,9 @@ export interface Tables {
   mfa_lockouts: MfaLockoutsTable;
   session_revocations: SessionRevocationsTable;
   api_keys: ApiKeysTable;
+  identities: IdentitiesTable;
+  providers: ProvidersTable;
+  oauth_flows: OAuthFlowsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -388,3 +449,5 @@ export interface WebauthnChallengesTable {
 }
 export type MfaFactorRow = Selectable<MfaFactorsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type IdentityRow = Selectable<IdentitiesTable>;
+export type ProviderRow = Selectable<ProvidersTable>;

@@ -11,6 +11,7 @@ import * as passwordless from './008-passwordless.js';
 import * as emailTemplates from './009-email-templates.js';
 import * as mfa from './010-mfa.js';
 import * as passkeys from './011-passkeys.js';
+import * as oauth from './012-oauth.js';
 
 export interface Migration {
   name: string;
@@ -30,4 +31,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '010-mfa', up: mfa.up },
   { name: '007-lifecycle', up: lifecycle.up },
   { name: '005-api-keys', up: apiKeys.up },
+  { name: '012-oauth', up: oauth.up },
 ];

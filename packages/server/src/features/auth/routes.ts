@@ -5,6 +5,7 @@ import {
   Data,
   LoginBody,
   LogoutBody,
+  type Provider,
   ProviderList,
   RefreshBody,
   SignupBody,
@@ -27,6 +28,8 @@ export interface AuthRoutesOptions {
   secureCookies: boolean;
   /** Counts password sign-in attempts per account (GATEHOUSE_RATE_LIMIT_LOGIN). */
   loginThrottle: LoginThrottle;
+  /** The enabled sign-in providers, for `GET /auth`. */
+  providers(): Promise<Provider[]>;
 }
 
 const NoContent = { 204: Type.Null() };
@@ -38,7 +41,7 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** Sign-up, sign-in, refresh and sign-out: the Directus auth contract (DESIGN.md §2). */
 export async function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
-  const { auth, originCheck, credentialOf, secureCookies, loginThrottle } = options;
+  const { auth, originCheck, credentialOf, secureCookies, loginThrottle, providers } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   const reply = (replyObject: FastifyReply, issued: IssuedTokens) => sendTokens(replyObject, issued, secureCookies);
@@ -175,6 +178,6 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
         response: { 200: ProviderList },
       },
     },
-    async () => ({ data: [], disableDefault: false }),
+    async () => ({ data: await providers(), disableDefault: false }),
   );
 }

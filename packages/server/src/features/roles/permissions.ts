@@ -20,6 +20,8 @@ export const PERMISSIONS = {
   'outbox:read': 'Read outgoing mail in the outbox, including the links it carries (development outbox).',
   'api-keys:admin': "List and revoke any user's personal API keys.",
   'projects:keys': 'Create, list, rotate and revoke the publishable and secret keys of the project.',
+  'providers:read': 'List sign-in providers and their settings (never their client secrets).',
+  'providers:write': 'Add, change and remove sign-in providers, and set their client secrets.',
 } as const satisfies Record<string, string>;
 
 export type Permission = keyof typeof PERMISSIONS;
