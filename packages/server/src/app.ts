@@ -305,6 +305,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     secureCookies: config.secureCookies,
     manageableUser: (caller, id) => adminUsers.manageable(caller, id),
     projectUser: (id, userId) => adminUsers.get(id, userId),
+    now: () => clock.now(),
     enrolmentScope: MFA_ENROLLMENT_SCOPE,
   });
   await app.register(mfaRoutes, {

@@ -20,9 +20,10 @@ import type { Caller } from '../../caller.js';
 import type { PasskeyRow, UserProfile } from '../../db/types.js';
 import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
 import { requestMeta } from '../../http/request-meta.js';
-import { type AuthService, sendTokens } from '../auth/index.js';
+import { type AuthService, RECENT_AUTH_MAX_AGE, requireRecentAuth, sendTokens } from '../auth/index.js';
 import { iso } from '../users/index.js';
 import { passkeyAmr } from './amr.js';
+import { CHALLENGE_TTL } from './challenges.js';
 import { REFUSALS } from './errors.js';
 import type { PasskeyResult, PasskeyService } from './service.js';
 
@@ -38,9 +39,20 @@ export interface PasskeyRoutesOptions {
   projectUser(projectId: string, id: string): Promise<UserProfile | null>;
   originCheck(request: FastifyRequest): void;
   secureCookies: boolean;
+  /** Now, for the recent-sign-in check of registration. */
+  now(): number;
   /** The scope of the MFA setup token: registering a passkey satisfies a required second factor (docs/mfa.md). */
   enrolmentScope: string;
 }
+
+/**
+ * A passkey is a lasting way into the account, so adding one needs a recent sign-in (`auth_time`): a stolen access
+ * token (valid 15 minutes, refreshable for days) must not be able to leave one behind. Starting needs a sign-in in
+ * the last 10 minutes (RECENT_AUTH_MAX_AGE); finishing allows the challenge's 5 minutes on top, so a ceremony
+ * started in time is not refused halfway.
+ */
+const REGISTRATION_START_MAX_AGE = RECENT_AUTH_MAX_AGE;
+const REGISTRATION_FINISH_MAX_AGE = RECENT_AUTH_MAX_AGE + CHALLENGE_TTL;
 
 const tags = ['passkeys'];
 
@@ -91,7 +103,7 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** Passkeys: self-service registration and management, and sign-in (docs/passkeys.md). */
 export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutesOptions): Promise<void> {
-  const { passkeys, auth, originCheck, secureCookies, manageableUser, projectUser, enrolmentScope } = options;
+  const { passkeys, auth, originCheck, secureCookies, manageableUser, projectUser, now, enrolmentScope } = options;
   // Signed-in routes that also admit the MFA setup token, so an account required to have MFA can add a passkey.
   const enrolment = { access: 'signed-in' as const, scopes: [enrolmentScope] };
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -105,7 +117,7 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
         tags,
         summary: 'Start registering a passkey: creation options for navigator.credentials.create()',
         description:
-          'The challenge is single-use, valid for 5 minutes and bound to the signed-in user. The MFA setup token is admitted.',
+          'The challenge is single-use, valid for 5 minutes and bound to the signed-in user. Needs a sign-in in the last 10 minutes (else 403 REAUTHENTICATION_REQUIRED); the MFA setup token is admitted.',
         body: Type.Object({}, { additionalProperties: false }),
         response: { 200: Data(PasskeyCreationOptions) },
       },
@@ -114,6 +126,7 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
       const caller = callerOf(request);
       // A passkey is a lasting way in: an admin acting as the user must not be able to leave one behind.
       if (caller.actorId !== null) throw forbidden("You can't register a passkey while impersonating.");
+      requireRecentAuth(caller, REGISTRATION_START_MAX_AGE, now());
       return { data: await passkeys.registrationOptions(accountOf(request)) };
     },
   );
@@ -125,7 +138,8 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
       schema: {
         tags,
         summary: 'Finish registering a passkey with the browser’s credential',
-        description: 'Without a `name`, one is suggested from the authenticator (AAGUID) or the browser’s user agent.',
+        description:
+          'Without a `name`, one is suggested from the authenticator (AAGUID) or the browser’s user agent. Needs a sign-in in the last 15 minutes (else 403 REAUTHENTICATION_REQUIRED).',
         body: RegisterPasskeyBody,
         response: { 201: Data(Passkey) },
       },
@@ -133,6 +147,7 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
     async (request, reply) => {
       const caller = callerOf(request);
       if (caller.actorId !== null) throw forbidden("You can't register a passkey while impersonating.");
+      requireRecentAuth(caller, REGISTRATION_FINISH_MAX_AGE, now());
       const result = await passkeys.register(accountOf(request), {
         credential: request.body.credential,
         ...(request.body.name !== undefined ? { name: request.body.name } : {}),
