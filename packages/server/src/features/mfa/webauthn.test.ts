@@ -348,6 +348,26 @@ describe('a passkey as the second step (method "webauthn")', () => {
     expect(sessions).toHaveLength(1);
   });
 
+  it('refuses a user suspended between the steps, and an expired mfa_token', async () => {
+    const authenticator = device();
+    const user = await userWith(authenticator, { totp: true });
+    const step = secondStepOf(await server.login(user.email));
+    const credential = authenticator.assert(await webauthnOptions(step.mfa_token));
+    await server.database.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', user.id).execute();
+    expectCode(await verifyPasskey(step.mfa_token, credential), 401, 'INVALID_CREDENTIALS');
+    await server.database.db.updateTable('users').set({ status: 'active' }).where('id', '=', user.id).execute();
+
+    const late = secondStepOf(await server.login(user.email));
+    const lateCredential = authenticator.assert(await webauthnOptions(late.mfa_token));
+    server.clock.advance(5 * 60 * 1000 + 1);
+    expectCode(await verifyPasskey(late.mfa_token, lateCredential), 401, 'TOKEN_EXPIRED');
+    expectCode(
+      await post('/auth/mfa/challenge', { mfa_token: late.mfa_token, method: 'webauthn' }),
+      401,
+      'TOKEN_EXPIRED',
+    );
+  });
+
   it('refuses a webauthn challenge to an account without passkeys, and a body that mixes code and credential', async () => {
     const user = await server.user();
     await withTotp(user);
