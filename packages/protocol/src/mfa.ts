@@ -35,6 +35,11 @@ export const MfaStatus = Type.Object({
   default: Type.Union([MfaFactorType, Type.Null()]),
   factors: Type.Array(MfaFactor),
   recovery_codes_remaining: Type.Integer(),
+  /**
+   * The caller's registered passkeys. Each is a second factor at sign-in, and one is enough where MFA is required
+   * (`required` with no factor here is then met); see docs/mfa.md.
+   */
+  passkeys: Type.Integer(),
 });
 export type MfaStatus = Static<typeof MfaStatus>;
 

@@ -116,7 +116,7 @@ export interface MfaServiceDeps {
 
 /** What the second step needs of the passkeys feature (`PasskeyService`). */
 export interface PasskeyFactor {
-  hasPasskey(userId: string): Promise<boolean>;
+  countPasskeys(userId: string): Promise<number>;
   authenticationOptionsForUser(
     userId: string,
     options?: { userVerification?: 'required' },
@@ -186,7 +186,7 @@ export class MfaService {
     }
     // A passkey counts as having a second factor for the requirement (docs/mfa.md), but does not by itself turn the
     // second step on for an account that is not required to have one.
-    const hasPasskey = await this.deps.passkeys.hasPasskey(user.id);
+    const hasPasskey = (await this.deps.passkeys.countPasskeys(user.id)) > 0;
     if (factors.length === 0 && !(await this.isRequired(user, settings))) return input.amr;
     if (factors.length === 0 && !hasPasskey) {
       const setup = await this.deps.issueSetupToken({ userId: user.id, meta: input.meta });
@@ -306,6 +306,7 @@ export class MfaService {
       default: defaultOf(confirmed)?.type ?? null,
       factors: factors.map(toFactor),
       recovery_codes_remaining: await store.countRecoveryCodes(this.deps.db, account.id),
+      passkeys: await this.deps.passkeys.countPasskeys(account.id),
     };
   }
 

@@ -415,7 +415,7 @@ describe('the MFA requirement and passkeys', () => {
         url: '/users/me/mfa',
         headers: bearer(user.accessToken),
       });
-      expect(status.json().data).toMatchObject({ required: true, enabled: false });
+      expect(status.json().data).toMatchObject({ required: true, enabled: false, passkeys: 1 });
     } finally {
       await setPolicy('optional');
     }

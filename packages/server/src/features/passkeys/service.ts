@@ -285,9 +285,9 @@ export class PasskeyService {
     return this.requestOptions('mfa', userId, allowCredentials, options.userVerification);
   }
 
-  /** Whether `userId` has registered a passkey (for the MFA policy: a passkey counts as a second factor). */
-  async hasPasskey(userId: string): Promise<boolean> {
-    return (await listPasskeys(this.deps.db, userId)).length > 0;
+  /** How many passkeys `userId` has registered (for the MFA policy: a passkey counts as a second factor). */
+  async countPasskeys(userId: string): Promise<number> {
+    return (await listPasskeys(this.deps.db, userId)).length;
   }
 
   /**
