@@ -149,8 +149,8 @@ interface LockedOut {
 const active = (factor: MfaFactorRow) => factor.confirmed_at !== null;
 
 /**
- * Second factors: TOTP (RFC 6238) and e-mail codes, recovery codes as the fallback, the second step of sign-in,
- * and the project's and roles' requirement of MFA.
+ * Second factors: TOTP (RFC 6238) and e-mail codes, recovery codes as the fallback, passkeys (features/passkeys)
+ * as a second step, the second step of sign-in, and the project's and roles' requirement of MFA.
  *
  * What holds under parallel requests: a TOTP factor stores the last time step it accepted and a conditional
  * UPDATE accepts only later ones, so one code signs in once; a recovery code is used by a conditional UPDATE;
@@ -163,7 +163,7 @@ export class MfaService {
   // --- sign-in --------------------------------------------------------------------------------------------
 
   /**
-   * The step after a first factor (a right password, a magic link, a sign-in code): answers the `amr` of the
+   * The step after a first factor (a right password, a magic link, a sign-in code, a passkey): answers the `amr` of the
    * sign-in, or throws what the client must do next: INVALID_OTP with an `mfa_token` (a second factor is needed,
    * or `otp` was wrong), MFA_SETUP_REQUIRED with a setup token (one is required and there is none),
    * REQUESTS_EXCEEDED (locked out).
