@@ -1,12 +1,16 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { AuthenticationCredential, PasskeyRequestOptions } from './passkeys.js';
 import { AuthMode, NullableString, StringEnum } from './schemas.js';
 
 /** The kinds of second factor a user can enrol. Recovery codes are a fallback, not a factor of their own. */
 export const MfaFactorType = StringEnum(['totp', 'email']);
 export type MfaFactorType = Static<typeof MfaFactorType>;
 
-/** What a second step at sign-in may use: a factor's code, or a recovery code. */
-export const MfaMethod = StringEnum(['totp', 'email', 'recovery_code']);
+/**
+ * What a second step at sign-in may use: a factor's code, a recovery code, or a passkey (`webauthn`, which answers
+ * with a `credential` rather than a `code`).
+ */
+export const MfaMethod = StringEnum(['totp', 'email', 'recovery_code', 'webauthn']);
 export type MfaMethod = Static<typeof MfaMethod>;
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
@@ -31,6 +35,11 @@ export const MfaStatus = Type.Object({
   default: Type.Union([MfaFactorType, Type.Null()]),
   factors: Type.Array(MfaFactor),
   recovery_codes_remaining: Type.Integer(),
+  /**
+   * The caller's registered passkeys. Each is a second factor at sign-in, and one is enough where MFA is required
+   * (`required` with no factor here is then met); see docs/mfa.md.
+   */
+  passkeys: Type.Integer(),
 });
 export type MfaStatus = Static<typeof MfaStatus>;
 
@@ -78,19 +87,28 @@ export const SetDefaultFactorBody = Type.Object({ factor_id: Id, ...MfaProof }, 
 export type SetDefaultFactorBody = Static<typeof SetDefaultFactorBody>;
 
 export const MfaChallengeBody = Type.Object(
-  { mfa_token: MfaToken, method: StringEnum(['email']) },
+  { mfa_token: MfaToken, method: StringEnum(['email', 'webauthn']) },
   { additionalProperties: false },
 );
 export type MfaChallengeBody = Static<typeof MfaChallengeBody>;
 
 export const MfaChallengeResult = Type.Object({
-  /** Lifetime of the mailed code in milliseconds. */
+  /** Lifetime of the mailed code, or of the WebAuthn challenge, in milliseconds. */
   expires: Type.Integer(),
+  /** `method: "webauthn"`: request options for `navigator.credentials.get()`, listing the account's passkeys. */
+  options: Type.Optional(PasskeyRequestOptions),
 });
 export type MfaChallengeResult = Static<typeof MfaChallengeResult>;
 
+/** `code` for the code methods; `credential` (the browser's assertion, `toJSON()`) for `webauthn`. */
 export const MfaVerifyBody = Type.Object(
-  { mfa_token: MfaToken, method: MfaMethod, code: Code, mode: Type.Optional(AuthMode) },
+  {
+    mfa_token: MfaToken,
+    method: MfaMethod,
+    code: Type.Optional(Code),
+    credential: Type.Optional(AuthenticationCredential),
+    mode: Type.Optional(AuthMode),
+  },
   { additionalProperties: false },
 );
 export type MfaVerifyBody = Static<typeof MfaVerifyBody>;

@@ -16,7 +16,7 @@ import { AuthService, authRoutes, SESSION_COOKIE, sendTokens } from './features/
 import { EmailTemplateService, emailTemplateRoutes } from './features/email-templates/index.js';
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
-import { MfaService, mfaRoutes } from './features/mfa/index.js';
+import { MFA_ENROLLMENT_SCOPE, MfaService, mfaRoutes } from './features/mfa/index.js';
 import { OAuthService, oauthRoutes, ProviderAdmin } from './features/oauth/index.js';
 import { OneTimeTokens } from './features/one-time-tokens/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
@@ -268,6 +268,18 @@ export async function buildApp(config: Config, database: Database, options: Buil
     codeTtl: config.codeTtl,
     resendInterval: config.codeResendInterval,
   });
+  const passkeys = new PasskeyService({
+    db,
+    clock,
+    audit,
+    projectId,
+    rpId: new URL(config.publicUrl).hostname,
+    rpName: config.webauthnRpName,
+    origins: [new URL(config.publicUrl).origin, ...config.webauthnOrigins],
+    userVerification: config.webauthnUserVerification,
+    decoyKey: deriveKey(config.secret, 'passkey-decoys'),
+  });
+
   const mfa: MfaService = new MfaService({
     db,
     clock,
@@ -283,18 +295,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     passwordParams,
     signIn: (input) => auth.signIn(input.userId, { ...input, secondFactor: 'verified' }),
     issueSetupToken: (input) => auth.issueSetupToken(input),
-  });
-
-  const passkeys = new PasskeyService({
-    db,
-    clock,
-    audit,
-    projectId,
-    rpId: new URL(config.publicUrl).hostname,
-    rpName: config.webauthnRpName,
-    origins: [new URL(config.publicUrl).origin, ...config.webauthnOrigins],
-    userVerification: config.webauthnUserVerification,
-    decoyKey: deriveKey(config.secret, 'passkey-decoys'),
+    passkeys,
   });
 
   const providerSecretKey = deriveKey(config.secret, 'oauth-providers');
@@ -377,6 +378,8 @@ export async function buildApp(config: Config, database: Database, options: Buil
     secureCookies: config.secureCookies,
     manageableUser: (caller, id) => adminUsers.manageable(caller, id),
     projectUser: (id, userId) => adminUsers.get(id, userId),
+    now: () => clock.now(),
+    enrolmentScope: MFA_ENROLLMENT_SCOPE,
   });
   await app.register(mfaRoutes, {
     mfa,

@@ -41,8 +41,10 @@ interface Subject {
 }
 
 /**
- * The step after a first factor (password, magic link, code; features/mfa): answers the `amr` of the sign-in, or
- * throws what the client must do next (INVALID_OTP with an mfa_token, MFA_SETUP_REQUIRED).
+ * The step after a first factor (password, magic link, code, passkey; features/mfa): answers the `amr` of the
+ * sign-in, or throws what the client must do next (INVALID_OTP with an mfa_token, MFA_SETUP_REQUIRED). An `amr`
+ * that already holds `mfa` (a passkey with user verification) passes as it is: only a flow that has itself proven
+ * two factors may put `mfa` in it.
  */
 export interface SecondFactorGate {
   afterFirstFactor(

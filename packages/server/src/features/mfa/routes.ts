@@ -68,13 +68,14 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
       config: { access: 'public' },
       schema: {
         tags: ['mfa'],
-        summary: 'Mail an e-mail code for the sign-in an mfa_token stands for',
-        description: 'Counts as one of the five attempts of the mfa_token; one code per 30 seconds.',
+        summary: 'Mail an e-mail code, or get passkey request options, for the sign-in an mfa_token stands for',
+        description:
+          'Counts as one of the five attempts of the mfa_token. `email`: one code per 30 seconds. `webauthn`: `options` for navigator.credentials.get(), listing the account’s passkeys, with a challenge for this account’s second step (5 minutes).',
         body: MfaChallengeBody,
         response: { 200: Data(MfaChallengeResult) },
       },
     },
-    async (request) => ({ data: await mfa.challenge(request.body.mfa_token, meta(request)) }),
+    async (request) => ({ data: await mfa.challenge(request.body.mfa_token, request.body.method, meta(request)) }),
   );
 
   r.post(
@@ -83,17 +84,20 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
       config: { access: 'public' },
       schema: {
         tags: ['mfa'],
-        summary: 'Finish a sign-in with a TOTP code, an e-mail code or a recovery code',
+        summary: 'Finish a sign-in with a TOTP code, an e-mail code, a recovery code or a passkey',
         description:
-          'Answers like POST /auth/login. A wrong code counts against the mfa_token (5 attempts) and the account (lockout with backoff).',
+          'Answers like POST /auth/login. `code` for totp, email and recovery_code; `credential` (the assertion) for webauthn. A wrong answer counts against the mfa_token (5 attempts) and the account (lockout with backoff).',
         body: MfaVerifyBody,
         response: { 200: Data(AuthResult) },
       },
     },
     async (request, replyObject) => {
-      const { mfa_token, method, code, mode } = request.body;
+      const { mfa_token, method, code, credential, mode } = request.body;
       const checkOrigin = () => originCheck(request);
-      const issued = await mfa.verify({ mfaToken: mfa_token, method, code, mode, checkOrigin }, meta(request));
+      const issued = await mfa.verify(
+        { mfaToken: mfa_token, method, code, credential, mode, checkOrigin },
+        meta(request),
+      );
       return reply(replyObject, issued);
     },
   );

@@ -1,11 +1,13 @@
 import type {
   ActivateFactorResult,
+  AuthenticationCredential,
   AuthMode,
   MfaFactor,
   MfaFactorType,
   MfaMethod,
   MfaProofBody,
   MfaStatus,
+  PasskeyRequestOptions,
   ProjectSettings,
   TotpEnrolment,
 } from '@gatehouse/protocol';
@@ -25,6 +27,14 @@ import type { AuditLog } from '../audit/index.js';
 import { type IssuedTokens, RECENT_AUTH_MAX_AGE, requireRecentAuth } from '../auth/index.js';
 import type { EmailTemplateService } from '../email-templates/index.js';
 import type { OneTimeTokens } from '../one-time-tokens/index.js';
+import {
+  CHALLENGE_TTL as PASSKEY_CHALLENGE_TTL,
+  type PasskeyRefusal,
+  type PasskeyResult,
+  passkeyAmr,
+  passkeyRefusalError,
+  type VerifiedAssertion,
+} from '../passkeys/index.js';
 import type { ProjectSettingsService } from '../projects/index.js';
 import { hasPermission, PERMISSIONS } from '../roles/index.js';
 import { findUserById, findUserWithPermissions, iso } from '../users/index.js';
@@ -57,15 +67,21 @@ const PURPOSE_EMAIL_SETUP = 'mfa_email_setup';
  * code is a one-time password (`otp`) and a recovery code is not, and every second step makes it a
  * multiple-factor sign-in (`mfa`). A password and TOTP give `["pwd","otp","mfa"]`.
  */
-const SECOND_AMR: Record<MfaMethod, string[]> = {
+const SECOND_AMR: Record<CodeMethod, string[]> = {
   totp: ['otp', 'mfa'],
   email: ['otp', 'mfa'],
   recovery_code: ['mfa'],
 };
 
-function amrOf(first: readonly string[], second: MfaMethod): string[] {
-  return [...new Set([...first, ...SECOND_AMR[second]])];
+/** The second-step methods that take a typed code; `webauthn` takes a passkey assertion. */
+type CodeMethod = Exclude<MfaMethod, 'webauthn'>;
+
+function amrOf(first: readonly string[], second: readonly string[]): string[] {
+  return [...new Set([...first, ...second])];
 }
+
+/** Whether the first factor of a sign-in was a passkey (then a passkey second step must verify the user). */
+const afterPasskey = (firstAmr: readonly string[]) => firstAmr.includes('webauthn');
 
 export interface SignInInput {
   userId: string;
@@ -94,6 +110,22 @@ export interface MfaServiceDeps {
   signIn(input: SignInInput): Promise<IssuedTokens>;
   /** A short access token that only admits the enrolment routes (scope `mfa_enrollment`). */
   issueSetupToken(input: { userId: string; meta: RequestMeta }): Promise<{ token: string; expires: number }>;
+  /** The account's passkeys as a second factor (features/passkeys). */
+  passkeys: PasskeyFactor;
+}
+
+/** What the second step needs of the passkeys feature (`PasskeyService`). */
+export interface PasskeyFactor {
+  countPasskeys(userId: string): Promise<number>;
+  authenticationOptionsForUser(
+    userId: string,
+    options?: { userVerification?: 'required' },
+  ): Promise<PasskeyRequestOptions | null>;
+  verifyAssertionForUser(
+    userId: string,
+    credential: AuthenticationCredential,
+    meta: RequestMeta,
+  ): Promise<PasskeyResult<VerifiedAssertion>>;
 }
 
 /** The account a second step is for: what the password check found. */
@@ -103,7 +135,11 @@ export interface MfaSubject {
   role: string;
 }
 
-type CodeCheck = { ok: true; method: MfaMethod } | { ok: false; reason: 'wrong_code' } | LockedOut;
+type CodeCheck = { ok: true; method: CodeMethod } | { ok: false; reason: 'wrong_code' } | LockedOut;
+type PasskeyCheck =
+  | { ok: true; amr: string[] }
+  | { ok: false; reason: PasskeyRefusal | 'user_not_verified' }
+  | LockedOut;
 interface LockedOut {
   ok: false;
   reason: 'locked';
@@ -113,8 +149,8 @@ interface LockedOut {
 const active = (factor: MfaFactorRow) => factor.confirmed_at !== null;
 
 /**
- * Second factors: TOTP (RFC 6238) and e-mail codes, recovery codes as the fallback, the second step of sign-in,
- * and the project's and roles' requirement of MFA.
+ * Second factors: TOTP (RFC 6238) and e-mail codes, recovery codes as the fallback, passkeys (features/passkeys)
+ * as a second step, the second step of sign-in, and the project's and roles' requirement of MFA.
  *
  * What holds under parallel requests: a TOTP factor stores the last time step it accepted and a conditional
  * UPDATE accepts only later ones, so one code signs in once; a recovery code is used by a conditional UPDATE;
@@ -127,7 +163,7 @@ export class MfaService {
   // --- sign-in --------------------------------------------------------------------------------------------
 
   /**
-   * The step after a first factor (a right password, a magic link, a sign-in code): answers the `amr` of the
+   * The step after a first factor (a right password, a magic link, a sign-in code, a passkey): answers the `amr` of the
    * sign-in, or throws what the client must do next: INVALID_OTP with an `mfa_token` (a second factor is needed,
    * or `otp` was wrong), MFA_SETUP_REQUIRED with a setup token (one is required and there is none),
    * REQUESTS_EXCEEDED (locked out).
@@ -139,8 +175,20 @@ export class MfaService {
     const settings = await this.deps.settings.get(this.deps.projectId);
     if (settings.mfa === 'off') return input.amr;
     const factors = (await store.listFactors(this.deps.db, user.id)).filter(active);
-    if (factors.length === 0) {
-      if (!(await this.isRequired(user, settings))) return input.amr;
+    // A first factor that is two by itself (a passkey whose authenticator verified the user: `mfa` in its amr) is
+    // the whole of MFA, whatever factors the account has or the project requires. Only a flow that proved two
+    // factors may put `mfa` in the amr it hands to AuthService.signIn.
+    if (input.amr.includes('mfa')) {
+      if (factors.length > 0) {
+        await this.recordCheck(user.id, input.meta, 'success', { method: input.method, via: 'first_factor' });
+      }
+      return input.amr;
+    }
+    // A passkey counts as having a second factor for the requirement (docs/mfa.md), but does not by itself turn the
+    // second step on for an account that is not required to have one.
+    const hasPasskey = (await this.deps.passkeys.countPasskeys(user.id)) > 0;
+    if (factors.length === 0 && !(await this.isRequired(user, settings))) return input.amr;
+    if (factors.length === 0 && !hasPasskey) {
       const setup = await this.deps.issueSetupToken({ userId: user.id, meta: input.meta });
       await this.recordCheck(user.id, input.meta, 'failure', { reason: 'setup_required' });
       throw new AuthError('MFA_SETUP_REQUIRED', 'A second factor is required: set one up to sign in.', {
@@ -151,12 +199,12 @@ export class MfaService {
       const check = await this.checkCode(user, factors, input.otp, null);
       if (check.ok) {
         await this.recordCheck(user.id, input.meta, 'success', { method: check.method, via: input.method });
-        return amrOf(input.amr, check.method);
+        return amrOf(input.amr, SECOND_AMR[check.method]);
       }
       await this.recordCheck(user.id, input.meta, 'failure', { reason: check.reason, via: input.method });
       if (check.reason === 'locked') throw lockedError(check, this.deps.clock.now());
     }
-    const challenge = await this.openChallenge(user, factors, input);
+    const challenge = await this.openChallenge(user, factors, hasPasskey, input);
     throw new AuthError(
       'INVALID_OTP',
       input.otp === undefined ? 'A second factor is required.' : 'The one-time password is wrong.',
@@ -164,9 +212,25 @@ export class MfaService {
     );
   }
 
-  /** Mails an e-mail code for the sign-in an mfa_token stands for. */
-  async challenge(mfaToken: string, meta: RequestMeta): Promise<{ expires: number }> {
-    const { user } = await this.openToken(mfaToken, meta);
+  /**
+   * For the sign-in an mfa_token stands for: mails an e-mail code (`email`), or answers WebAuthn request options
+   * listing the account's passkeys, with a challenge bound to the account and the second-factor ceremony
+   * (`webauthn`; after a passkey sign-in without user verification, they ask for it).
+   */
+  async challenge(
+    mfaToken: string,
+    method: 'email' | 'webauthn',
+    meta: RequestMeta,
+  ): Promise<{ expires: number; options?: PasskeyRequestOptions }> {
+    const { user, data } = await this.openToken(mfaToken, meta);
+    if (method === 'webauthn') {
+      const options = await this.deps.passkeys.authenticationOptionsForUser(
+        user.id,
+        afterPasskey(firstAmrOf(data)) ? { userVerification: 'required' } : {},
+      );
+      if (!options) throw invalidPayload('This account has no passkey.');
+      return { expires: PASSKEY_CHALLENGE_TTL, options };
+    }
     const factors = (await store.listFactors(this.deps.db, user.id)).filter(active);
     if (!factors.some((factor) => factor.type === 'email')) {
       throw invalidPayload('E-mail codes are not set up for this account.');
@@ -174,43 +238,59 @@ export class MfaService {
     return this.sendCode(user, PURPOSE_EMAIL_CODE);
   }
 
-  /** Finishes a sign-in with a code; the mfa_token is used up only by a right one. */
+  /** Finishes a sign-in with a code or a passkey assertion; the mfa_token is used up only by a right one. */
   async verify(
     input: {
       mfaToken: string;
       method: MfaMethod;
-      code: string;
+      code?: string;
+      credential?: AuthenticationCredential;
       mode?: AuthMode;
       /** Throws unless the request comes from a trusted origin; run when the answer will set cookies. */
       checkOrigin(): void;
     },
     meta: RequestMeta,
   ): Promise<IssuedTokens> {
+    const answer = answerOf(input);
     const { user, data } = await this.openToken(input.mfaToken, meta);
     // The mode of the login this finishes, unless the call names one.
     const mode = input.mode ?? (data.mode === 'cookie' || data.mode === 'session' ? data.mode : 'json');
     if (mode !== 'json') input.checkOrigin();
-    const factors = (await store.listFactors(this.deps.db, user.id)).filter(active);
-    const check = await this.checkCode(user, factors, input.code, input.method);
-    if (!check.ok) {
-      await this.recordCheck(user.id, meta, 'failure', { reason: check.reason, method: input.method });
-      if (check.reason === 'locked') throw lockedError(check, this.deps.clock.now());
-      throw new AuthError('INVALID_OTP', 'The one-time password is wrong.');
+    const first = firstAmrOf(data);
+    let second: string[];
+    if (answer.method === 'webauthn') {
+      const check = await this.checkPasskey(user, answer.credential, first, meta);
+      if (!check.ok) {
+        await this.recordCheck(user.id, meta, 'failure', { reason: check.reason, method: 'webauthn' });
+        if (check.reason === 'locked') throw lockedError(check, this.deps.clock.now());
+        throw check.reason === 'user_not_verified'
+          ? passkeyRefusalError({ reason: 'invalid', detail: 'no user verification after a passkey sign-in' })
+          : passkeyRefusalError({ reason: check.reason });
+      }
+      second = check.amr;
+    } else {
+      const factors = (await store.listFactors(this.deps.db, user.id)).filter(active);
+      const check = await this.checkCode(user, factors, answer.code, answer.method);
+      if (!check.ok) {
+        await this.recordCheck(user.id, meta, 'failure', { reason: check.reason, method: answer.method });
+        if (check.reason === 'locked') throw lockedError(check, this.deps.clock.now());
+        throw new AuthError('INVALID_OTP', 'The one-time password is wrong.');
+      }
+      second = SECOND_AMR[check.method];
     }
     const redeemed = await this.deps.tokens.redeemToken(PURPOSE_LOGIN, input.mfaToken);
     if (!redeemed.ok) {
       await this.recordCheck(user.id, meta, 'failure', { reason: redeemed.reason, method: input.method });
       throw new AuthError('INVALID_TOKEN', 'The MFA token is no longer valid: sign in again.');
     }
-    await this.recordCheck(user.id, meta, 'success', { method: check.method, via: 'verify' });
-    const first = Array.isArray(data.amr) ? data.amr.map(String) : ['pwd'];
+    await this.recordCheck(user.id, meta, 'success', { method: input.method, via: 'verify' });
     const firstMethod = typeof data.method === 'string' ? data.method : 'password';
     return this.deps.signIn({
       userId: user.id,
       mode,
-      amr: amrOf(first, check.method),
+      amr: amrOf(first, second),
       meta,
-      method: `${firstMethod}+${check.method}`,
+      method: `${firstMethod}+${input.method}`,
     });
   }
 
@@ -226,6 +306,7 @@ export class MfaService {
       default: defaultOf(confirmed)?.type ?? null,
       factors: factors.map(toFactor),
       recovery_codes_remaining: await store.countRecoveryCodes(this.deps.db, account.id),
+      passkeys: await this.deps.passkeys.countPasskeys(account.id),
     };
   }
 
@@ -438,6 +519,7 @@ export class MfaService {
   private async openChallenge(
     user: MfaSubject,
     factors: MfaFactorRow[],
+    hasPasskey: boolean,
     first: { mode: AuthMode; amr: string[]; method: string },
   ) {
     const issued = await this.deps.tokens.issueToken({
@@ -452,8 +534,10 @@ export class MfaService {
       maxAttempts: MFA_TOKEN_ATTEMPTS,
     });
     const methods: MfaMethod[] = [...new Set(factors.map((factor) => factor.type))];
+    if (hasPasskey) methods.push('webauthn');
     if ((await store.countRecoveryCodes(this.deps.db, user.id)) > 0) methods.push('recovery_code');
-    return { mfa_token: issued.token, expires: MFA_TOKEN_TTL, methods, default: defaultOf(factors)?.type ?? null };
+    const preferred: MfaMethod | null = defaultOf(factors)?.type ?? (hasPasskey ? 'webauthn' : null);
+    return { mfa_token: issued.token, expires: MFA_TOKEN_TTL, methods, default: preferred };
   }
 
   /** Counts one attempt against an mfa_token and answers the account it is for, or throws why not. */
@@ -521,7 +605,7 @@ export class MfaService {
     user: MfaSubject,
     factors: MfaFactorRow[],
     code: string,
-    method: MfaMethod | null,
+    method: CodeMethod | null,
   ): Promise<CodeCheck> {
     const reservation = await this.reserve(user.id);
     if (!reservation.ok) return { ok: false, reason: 'locked', lockedUntil: reservation.lockedUntil };
@@ -535,9 +619,9 @@ export class MfaService {
     user: MfaSubject,
     factors: MfaFactorRow[],
     code: string,
-    method: MfaMethod | null,
-  ): Promise<MfaMethod | null> {
-    const wants = (candidate: MfaMethod) => method === null || method === candidate;
+    method: CodeMethod | null,
+  ): Promise<CodeMethod | null> {
+    const wants = (candidate: CodeMethod) => method === null || method === candidate;
     if (/^\d{6}$/.test(code)) {
       const totp = factors.find((factor) => factor.type === 'totp');
       if (totp && wants('totp') && (await this.matchTotp(totp, code))) return 'totp';
@@ -555,6 +639,27 @@ export class MfaService {
     }
     if (wants('recovery_code') && (await this.useRecoveryCode(user, code))) return 'recovery_code';
     return null;
+  }
+
+  /**
+   * Checks a passkey assertion answering the webauthn challenge of `user`'s second step, counted against the
+   * user's lockout as a code is. After a passkey first factor the assertion must carry user verification: the same
+   * possession twice is one factor.
+   */
+  private async checkPasskey(
+    user: MfaSubject,
+    credential: AuthenticationCredential,
+    firstAmr: readonly string[],
+    meta: RequestMeta,
+  ): Promise<PasskeyCheck> {
+    const reservation = await this.reserve(user.id);
+    if (!reservation.ok) return { ok: false, reason: 'locked', lockedUntil: reservation.lockedUntil };
+    const result = await this.deps.passkeys.verifyAssertionForUser(user.id, credential, meta);
+    if (!result.ok) return { ok: false, reason: result.reason };
+    if (afterPasskey(firstAmr) && !result.value.userVerified) return { ok: false, reason: 'user_not_verified' };
+    await store.clearAttempts(this.deps.db, user.id);
+    // Possession of the key after a password (or with its PIN or biometric): `mfa` either way.
+    return { ok: true, amr: passkeyAmr({ passkey: result.value.passkey, userVerified: true }) };
   }
 
   /** A right TOTP code of a time step later than the last one this factor accepted; claims that step. */
@@ -677,6 +782,29 @@ export class MfaService {
 function lockedError(locked: { lockedUntil: number }, now: number): AuthError {
   const retryAfter = Math.max(1, Math.ceil((locked.lockedUntil - now) / 1000));
   return new AuthError('REQUESTS_EXCEEDED', 'Too many wrong codes: try again later.', { extensions: { retryAfter } });
+}
+
+/** The first factor's amr an mfa_token carries. */
+function firstAmrOf(data: Record<string, unknown>): string[] {
+  return Array.isArray(data.amr) ? data.amr.map(String) : ['pwd'];
+}
+
+/** A verify body's answer for its method: a `credential` for `webauthn`, a `code` for the others, not both. */
+function answerOf(input: {
+  method: MfaMethod;
+  code?: string;
+  credential?: AuthenticationCredential;
+}): { method: 'webauthn'; credential: AuthenticationCredential } | { method: CodeMethod; code: string } {
+  if (input.method === 'webauthn') {
+    if (input.credential === undefined || input.code !== undefined) {
+      throw invalidPayload('A passkey answer goes in "credential" (and no "code").');
+    }
+    return { method: 'webauthn', credential: input.credential };
+  }
+  if (input.code === undefined || input.credential !== undefined) {
+    throw invalidPayload(`The method "${input.method}" needs a "code" (and no "credential").`);
+  }
+  return { method: input.method, code: input.code };
 }
 
 function defaultOf(factors: MfaFactorRow[]): MfaFactorRow | undefined {

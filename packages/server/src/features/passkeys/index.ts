@@ -1,4 +1,6 @@
+export { passkeyAmr } from './amr.js';
 export { CHALLENGE_TTL } from './challenges.js';
+export { passkeyRefusalError } from './errors.js';
 export { passkeyRoutes } from './routes.js';
 export {
   type PasskeyRefusal,

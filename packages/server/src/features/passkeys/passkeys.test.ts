@@ -295,6 +295,50 @@ describe('registering passkeys', () => {
     });
     expectCode(response, 403, 'FORBIDDEN');
   });
+
+  it('needs a recent sign-in: a token of an old session (kept alive by refresh) cannot add a passkey', async () => {
+    const user = await server.user();
+    server.clock.advance(16 * 60 * 1000);
+    // Refreshing gives a valid access token, but the session's sign-in (auth_time) is 16 minutes old.
+    const refreshed = await server.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: user.refreshToken, mode: 'json' },
+    });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    const stale = { ...user, accessToken: refreshed.json().data.access_token as string };
+    const refused = await server.app.inject({
+      method: 'POST',
+      url: '/users/me/passkeys/options',
+      headers: bearer(stale.accessToken),
+    });
+    expectCode(refused, 403, 'REAUTHENTICATION_REQUIRED');
+    expect(refused.json().errors[0].extensions.max_age).toBe(600);
+
+    // A fresh sign-in may start; the old session may not finish a ceremony the fresh one started.
+    const fresh = await server.login(user.email);
+    const freshUser = { ...user, accessToken: fresh.json().data.access_token as string };
+    const authenticator = device();
+    const credential = authenticator.register(await creationOptions(freshUser));
+    expectCode(await finishRegistration(stale, { credential }), 403, 'REAUTHENTICATION_REQUIRED');
+    expect(await listOf(freshUser)).toHaveLength(0);
+
+    // Started 9 minutes after signing in and finished within the challenge's 5 minutes: accepted.
+    server.clock.advance(9 * 60 * 1000);
+    const late = authenticator.register(await creationOptions(freshUser));
+    server.clock.advance(4 * 60 * 1000);
+    expect((await finishRegistration(freshUser, { credential: late })).statusCode).toBe(201);
+    server.clock.advance(60 * 1000);
+    expectCode(
+      await server.app.inject({
+        method: 'POST',
+        url: '/users/me/passkeys/options',
+        headers: bearer(freshUser.accessToken),
+      }),
+      403,
+      'REAUTHENTICATION_REQUIRED',
+    );
+  });
 });
 
 describe('managing passkeys', () => {

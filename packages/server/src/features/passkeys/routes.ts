@@ -20,9 +20,12 @@ import type { Caller } from '../../caller.js';
 import type { PasskeyRow, UserProfile } from '../../db/types.js';
 import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
 import { requestMeta } from '../../http/request-meta.js';
-import { type AuthService, sendTokens } from '../auth/index.js';
+import { type AuthService, RECENT_AUTH_MAX_AGE, requireRecentAuth, sendTokens } from '../auth/index.js';
 import { iso } from '../users/index.js';
-import type { PasskeyRefusal, PasskeyResult, PasskeyService } from './service.js';
+import { passkeyAmr } from './amr.js';
+import { CHALLENGE_TTL } from './challenges.js';
+import { REFUSALS } from './errors.js';
+import type { PasskeyResult, PasskeyService } from './service.js';
 
 export interface PasskeyRoutesOptions {
   passkeys: PasskeyService;
@@ -36,29 +39,22 @@ export interface PasskeyRoutesOptions {
   projectUser(projectId: string, id: string): Promise<UserProfile | null>;
   originCheck(request: FastifyRequest): void;
   secureCookies: boolean;
+  /** Now, for the recent-sign-in check of registration. */
+  now(): number;
+  /** The scope of the MFA setup token: registering a passkey satisfies a required second factor (docs/mfa.md). */
+  enrolmentScope: string;
 }
 
-const tags = ['passkeys'];
+/**
+ * A passkey is a lasting way into the account, so adding one needs a recent sign-in (`auth_time`): a stolen access
+ * token (valid 15 minutes, refreshable for days) must not be able to leave one behind. Starting needs a sign-in in
+ * the last 10 minutes (RECENT_AUTH_MAX_AGE); finishing allows the challenge's 5 minutes on top, so a ceremony
+ * started in time is not refused halfway.
+ */
+const REGISTRATION_START_MAX_AGE = RECENT_AUTH_MAX_AGE;
+const REGISTRATION_FINISH_MAX_AGE = RECENT_AUTH_MAX_AGE + CHALLENGE_TTL;
 
-const invalidPasskey = (detail?: string) =>
-  new AuthError('PASSKEY_INVALID', 'The passkey could not be verified.', detail === undefined ? {} : { detail });
-/** Registry errors for refusals; the detail (which check failed) only reaches the log. */
-const REFUSALS: Record<PasskeyRefusal, (detail?: string) => AuthError> = {
-  challenge_unknown: () =>
-    new AuthError('PASSKEY_CHALLENGE_INVALID', 'The challenge is unknown or already used; start again.'),
-  challenge_used: () =>
-    new AuthError('PASSKEY_CHALLENGE_INVALID', 'The challenge is unknown or already used; start again.'),
-  challenge_expired: () => new AuthError('PASSKEY_CHALLENGE_EXPIRED', 'The challenge has expired; start again.'),
-  unknown_credential: () => invalidPasskey('unknown credential'),
-  not_owner: () => invalidPasskey('credential of another account'),
-  invalid: invalidPasskey,
-  clone_suspected: () => invalidPasskey('signature counter did not increase'),
-  // Only said after the passkey proved who is signing in: the account's owner may know its status.
-  suspended: () => new AuthError('USER_SUSPENDED', 'The account is suspended.'),
-  not_active: invalidCredentials,
-  already_registered: () => new AuthError('RECORD_NOT_UNIQUE', 'This passkey is already registered.'),
-  not_found: () => new AuthError('RECORD_NOT_FOUND', "The record doesn't exist."),
-};
+const tags = ['passkeys'];
 
 function unwrap<T>(result: PasskeyResult<T>): T {
   if (result.ok) return result.value;
@@ -107,18 +103,21 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** Passkeys: self-service registration and management, and sign-in (docs/passkeys.md). */
 export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutesOptions): Promise<void> {
-  const { passkeys, auth, originCheck, secureCookies, manageableUser, projectUser } = options;
+  const { passkeys, auth, originCheck, secureCookies, manageableUser, projectUser, now, enrolmentScope } = options;
+  // Signed-in routes that also admit the MFA setup token, so an account required to have MFA can add a passkey.
+  const enrolment = { access: 'signed-in' as const, scopes: [enrolmentScope], apiKeys: 'refused' as const };
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post(
     '/users/me/passkeys/options',
     {
-      config: { access: 'signed-in', apiKeys: 'refused' },
+      config: enrolment,
       preValidation: emptyBodyAsObject,
       schema: {
         tags,
         summary: 'Start registering a passkey: creation options for navigator.credentials.create()',
-        description: 'The challenge is single-use, valid for 5 minutes and bound to the signed-in user.',
+        description:
+          'The challenge is single-use, valid for 5 minutes and bound to the signed-in user. Needs a sign-in in the last 10 minutes (else 403 REAUTHENTICATION_REQUIRED); the MFA setup token is admitted.',
         body: Type.Object({}, { additionalProperties: false }),
         response: { 200: Data(PasskeyCreationOptions) },
       },
@@ -127,6 +126,7 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
       const caller = callerOf(request);
       // A passkey is a lasting way in: an admin acting as the user must not be able to leave one behind.
       if (caller.actorId !== null) throw forbidden("You can't register a passkey while impersonating.");
+      requireRecentAuth(caller, REGISTRATION_START_MAX_AGE, now());
       return { data: await passkeys.registrationOptions(accountOf(request)) };
     },
   );
@@ -134,11 +134,12 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
   r.post(
     '/users/me/passkeys',
     {
-      config: { access: 'signed-in', apiKeys: 'refused' },
+      config: enrolment,
       schema: {
         tags,
         summary: 'Finish registering a passkey with the browser’s credential',
-        description: 'Without a `name`, one is suggested from the authenticator (AAGUID) or the browser’s user agent.',
+        description:
+          'Without a `name`, one is suggested from the authenticator (AAGUID) or the browser’s user agent. Needs a sign-in in the last 15 minutes (else 403 REAUTHENTICATION_REQUIRED).',
         body: RegisterPasskeyBody,
         response: { 201: Data(Passkey) },
       },
@@ -146,6 +147,7 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
     async (request, reply) => {
       const caller = callerOf(request);
       if (caller.actorId !== null) throw forbidden("You can't register a passkey while impersonating.");
+      requireRecentAuth(caller, REGISTRATION_FINISH_MAX_AGE, now());
       const result = await passkeys.register(accountOf(request), {
         credential: request.body.credential,
         ...(request.body.name !== undefined ? { name: request.body.name } : {}),
@@ -321,16 +323,4 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
       return reply.status(204).send(null);
     },
   );
-}
-
-/**
- * RFC 8176 method references of a passkey sign-in: `webauthn` names the method; `hwk` (a key bound to one
- * device) or `swk` (a synced, backed-up key) the kind of key; `user` the presence test every assertion carries.
- * With user verification (PIN or biometric on the authenticator) the one gesture is two factors, so `mfa` is
- * added: such a sign-in satisfies a second-factor requirement by itself.
- */
-function passkeyAmr(verified: { passkey: PasskeyRow; userVerified: boolean }): string[] {
-  const amr = ['webauthn', verified.passkey.backed_up === 1 ? 'swk' : 'hwk', 'user'];
-  if (verified.userVerified) amr.push('mfa');
-  return amr;
 }

@@ -272,12 +272,22 @@ export class PasskeyService {
   /**
    * For the MFA challenge (`method: "webauthn"`): request options listing only `userId`'s passkeys, with a
    * challenge bound to that account and to the second-factor ceremony. Answers null when the user has none.
+   * `userVerification: "required"` asks the authenticator for a PIN or biometric whatever the server's setting
+   * (the second step after a passkey sign-in that lacked it).
    */
-  async authenticationOptionsForUser(userId: string): Promise<PasskeyRequestOptions | null> {
+  async authenticationOptionsForUser(
+    userId: string,
+    options: { userVerification?: 'required' } = {},
+  ): Promise<PasskeyRequestOptions | null> {
     const rows = await listPasskeys(this.deps.db, userId);
     if (rows.length === 0) return null;
     const allowCredentials = rows.map((row) => ({ id: row.credential_id, transports: transportsOf(row) }));
-    return this.requestOptions('mfa', userId, allowCredentials);
+    return this.requestOptions('mfa', userId, allowCredentials, options.userVerification);
+  }
+
+  /** How many passkeys `userId` has registered (for the MFA policy: a passkey counts as a second factor). */
+  async countPasskeys(userId: string): Promise<number> {
+    return (await listPasskeys(this.deps.db, userId)).length;
   }
 
   /**
@@ -298,11 +308,12 @@ export class PasskeyService {
     ceremony: Ceremony,
     userId: string | null,
     allowCredentials: { id: string; transports?: string[] }[] | undefined,
+    userVerification: UserVerification = this.deps.userVerification,
   ): Promise<PasskeyRequestOptions> {
     const options = await generateAuthenticationOptions({
       rpID: this.deps.rpId,
       timeout: CHALLENGE_TTL,
-      userVerification: this.deps.userVerification,
+      userVerification,
       ...(allowCredentials ? { allowCredentials } : {}),
     });
     await this.challenges.issue(options.challenge, ceremony, userId);
