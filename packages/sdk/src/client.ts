@@ -360,6 +360,11 @@ export class GatehouseClient {
     await this.request(`/users/me/api-keys/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }
 
+  /** Exchanges an API key for an access token (Entu-style `GET /api/auth`); the answer is not stored. */
+  exchangeApiKey<T = { accounts: unknown[]; user: unknown; token: string; expires: number }>(key: string): Promise<T> {
+    return this.request<T>('/api/auth', { auth: 'none', headers: { authorization: `Bearer ${key}` } });
+  }
+
   // ---- requests ------------------------------------------------------------------------------------------------
 
   /**
