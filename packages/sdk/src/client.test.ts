@@ -46,12 +46,12 @@ async function signedIn(options: Partial<ClientOptions> = {}) {
   const counting = countingFetch(options.fetch);
   const signedOut: string[] = [];
   const sdk = client({
-    fetch: counting.fetch,
     saveFunction: (token) => {
       if (token) secrets.add(token);
       saved.push(token);
     },
     ...options,
+    fetch: counting.fetch,
   });
   sdk.on('signedOut', (event) => signedOut.push(event.reason));
   const result = await sdk.auth({ email, password: TEST_PASSWORD });
@@ -199,17 +199,21 @@ describe('refresh', () => {
     const quick = await startLiveServer({ GATEHOUSE_ACCESS_TOKEN_TTL: '2s' });
     try {
       const email = `timer-${Date.now()}@example.com`;
-      const counting = countingFetch();
+      let refreshSentAt = 0;
+      const counting = countingFetch((input, init) => {
+        if (String(input).endsWith('/auth/refresh')) refreshSentAt = Date.now();
+        return fetch(input, init);
+      });
       const sdk = createClient({ url: quick.url, crossTab: false, fetch: counting.fetch });
       clients.push(sdk);
       await sdk.signUp({ email, password: TEST_PASSWORD });
       const started = Date.now();
       const result = await sdk.auth({ email, password: TEST_PASSWORD });
       expect(result.expires).toBe(2_000);
-      const refreshed = new Promise<number>((resolve) => sdk.on('refreshed', () => resolve(Date.now() - started)));
-      const after = await refreshed;
-      expect(after).toBeGreaterThanOrEqual(1_400);
-      expect(after).toBeLessThan(2_000);
+      await new Promise<void>((resolve) => sdk.on('refreshed', () => resolve()));
+      // The refresh went out about 1.5 s after sign-in: before the 2 s token expired, not at once.
+      expect(refreshSentAt - started).toBeGreaterThanOrEqual(1_400);
+      expect(refreshSentAt - started).toBeLessThan(2_000);
       expect(counting.count('/auth/refresh')).toBe(1);
       expect(await sdk.getAccessToken()).not.toBe(result.access_token);
       sdk.close();
@@ -233,6 +237,36 @@ describe('refresh', () => {
     for (let i = 0; i < 5; i++) await expect(sdk.getProfile()).rejects.toBeInstanceOf(GatehouseError);
     expect(calls.count('/auth/refresh')).toBe(1);
     expect(signedOut).toEqual(['revoked']);
+  });
+
+  it('a suspended account ends the session the same way, once', async () => {
+    const { sdk, calls, signedOut } = await signedIn();
+    const me = await sdk.getProfile();
+    const admin = await live.server.admin();
+    const suspended = await fetch(`${live.url}/users/${me.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${admin.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'suspended' }),
+    });
+    expect(suspended.status).toBe(200);
+    const error = await sdk.getProfile().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GatehouseError);
+    expect((error as GatehouseError).status).toBe(401);
+    expect(signedOut).toEqual(['revoked']);
+    await expect(sdk.updateProfile({ title: 'x' })).rejects.toBeInstanceOf(GatehouseError);
+    expect(calls.count('/auth/refresh')).toBe(1);
+  });
+
+  it('refreshes on 401 TOKEN_EXPIRED in cookie mode too', async () => {
+    const browser = createBrowserFetch(live.url);
+    const { sdk, calls } = await signedIn({ mode: 'cookie', fetch: browser.fetch });
+    live.server.clock.advance(16 * 60_000);
+    try {
+      expect(await sdk.getProfile()).toMatchObject({ status: 'active' });
+      expect(calls.count('/auth/refresh')).toBe(1);
+    } finally {
+      live.server.clock.advance(-16 * 60_000);
+    }
   });
 });
 

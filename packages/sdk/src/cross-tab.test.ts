@@ -65,6 +65,16 @@ describe('across tabs', () => {
     expect(await second.getProfile()).toMatchObject({ status: 'active' });
   });
 
+  it('with Web Locks, 50 calls near expiry spread over two tabs make one refresh call', async () => {
+    let skew = 0;
+    const { first, second, counting } = await tabs({ locks: processLocks(), now: () => Date.now() + skew });
+    skew = 15 * 60_000 - 10_000;
+    const calls = Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? first : second).getProfile());
+    expect(await Promise.all(calls)).toHaveLength(50);
+    expect(counting.count('/auth/refresh')).toBe(1);
+    expect(await first.getAccessToken()).toBe(await second.getAccessToken());
+  });
+
   it('a refresh in one tab reaches the others over the channel, without a call of their own', async () => {
     const { first, second, counting } = await tabs({ locks: null });
     const heard = next(second, 'refreshed');
