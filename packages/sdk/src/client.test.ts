@@ -125,7 +125,7 @@ describe('sign-up, sign-in and the account', () => {
     const third = client();
     await third.login({ email, password: TEST_PASSWORD });
     await sdk.logoutAll();
-    expect(sdk.signedInNow).toBe(false);
+    expect(sdk.isSignedIn).toBe(false);
     await expect(third.getProfile()).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
   });
 
@@ -161,7 +161,7 @@ describe('refresh', () => {
         afterReload.push(token);
       },
     });
-    expect(reloaded.signedInNow).toBe(true);
+    expect(reloaded.isSignedIn).toBe(true);
     expect(await reloaded.getProfile()).toMatchObject({ email: expect.any(String) });
     expect(afterReload).toHaveLength(1);
     expect(afterReload[0]).not.toBe(latest);
@@ -233,7 +233,7 @@ describe('refresh', () => {
     expect(first).toMatchObject({ code: 'INVALID_CREDENTIALS', status: 401 });
     expect(signedOut).toEqual(['revoked']);
     expect(saved.at(-1)).toBeNull();
-    expect(sdk.signedInNow).toBe(false);
+    expect(sdk.isSignedIn).toBe(false);
     for (let i = 0; i < 5; i++) await expect(sdk.getProfile()).rejects.toBeInstanceOf(GatehouseError);
     expect(calls.count('/auth/refresh')).toBe(1);
     expect(signedOut).toEqual(['revoked']);

@@ -27,8 +27,8 @@ export interface ClientOptions {
   /** How long before expiry to refresh, in ms (default 30 s, at most a quarter of the token's lifetime). */
   refreshBefore?: number;
   /**
-   * Coordinate refreshes with other tabs over a BroadcastChannel (default: on where BroadcastChannel exists).
-   * A string names the channel; tabs of one app must use the same one.
+   * Coordinate refreshes with other tabs over a BroadcastChannel (default: on in browsers and workers, off in
+   * Node). A string names the channel; tabs of one app must use the same one.
    */
   crossTab?: boolean | string;
   /** Web Locks used for cross-tab refreshes; `navigator.locks` by default, null to not use locks. */
@@ -121,7 +121,12 @@ export class GatehouseClient {
     this.storage = options.storage ?? memoryStorage();
     this.now = options.now ?? Date.now;
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    const crossTab = options.crossTab ?? true;
+    // On by default only in browsers and workers: in Node, one process may hold clients of many users, and in
+    // cookie or session mode nothing in a message says whose session it is.
+    const crossTab =
+      options.crossTab ??
+      (typeof document !== 'undefined' ||
+        typeof (globalThis as { importScripts?: unknown }).importScripts === 'function');
     this.tabs =
       crossTab !== false && typeof BroadcastChannel === 'function'
         ? new TabCoordinator(
@@ -157,7 +162,7 @@ export class GatehouseClient {
       body: { ...credentials, mode: this.mode },
       auth: 'none',
     });
-    await this.signedIn(result);
+    await this.setSession(result);
     return result;
   }
 
@@ -212,13 +217,13 @@ export class GatehouseClient {
   }
 
   /** Whether the client holds a session (tokens or, in session mode, a session it signed in with). */
-  get signedInNow(): boolean {
+  get isSignedIn(): boolean {
     const { access_token, refresh_token, expires_at } = this.tokens;
     return access_token !== null || refresh_token !== null || expires_at !== null;
   }
 
   /** Takes a sign-in answer from any flow (magic link, MFA, passkey, OAuth exchange) as the current session. */
-  async signedIn(result: AuthResult): Promise<void> {
+  async setSession(result: AuthResult): Promise<void> {
     await this.loaded;
     await this.accept(result);
     this.emit('signedIn', { expires: result.expires });
@@ -299,7 +304,7 @@ export class GatehouseClient {
       body: { token, mode: this.mode },
       auth: 'none',
     });
-    await this.signedIn(result);
+    await this.setSession(result);
     return result;
   }
 
@@ -334,7 +339,7 @@ export class GatehouseClient {
       body: { mfa_token: mfaToken, code, mode: this.mode },
       auth: 'none',
     });
-    await this.signedIn(result);
+    await this.setSession(result);
     return result;
   }
 
@@ -402,7 +407,7 @@ export class GatehouseClient {
     let error = await errorFromResponse(response);
     const retry =
       withAuth &&
-      this.signedInNow &&
+      this.isSignedIn &&
       response.status === 401 &&
       (error.code === 'TOKEN_EXPIRED' ||
         (error.code === 'INVALID_CREDENTIALS' && options.checkSessionOnRejection !== false));
@@ -451,7 +456,7 @@ export class GatehouseClient {
         await this.refresh();
       } catch (error) {
         // A transient failure (network, 429, 503) leaves a still-valid token usable; an ended session does not.
-        if (!this.signedInNow) throw error;
+        if (!this.isSignedIn) throw error;
       }
     }
     return this.tokens.access_token;
@@ -459,7 +464,7 @@ export class GatehouseClient {
 
   private needsRefresh(): boolean {
     const { access_token, refresh_token, expires, expires_at } = this.tokens;
-    if (!this.signedInNow) return false;
+    if (!this.isSignedIn) return false;
     if (this.mode === 'json' && refresh_token === null) return false;
     if (this.mode !== 'session' && access_token === null) return true;
     if (expires_at === null) return false;
@@ -496,8 +501,8 @@ export class GatehouseClient {
       }
       const rotatedMeanwhile =
         this.mode === 'json' ? this.tokens.refresh_token !== before : this.tokens.access_token !== beforeAccess;
-      if (rotatedMeanwhile && this.signedInNow && !this.needsRefresh()) return;
-      if (!this.signedInNow && before !== null) return;
+      if (rotatedMeanwhile && this.isSignedIn && !this.needsRefresh()) return;
+      if (!this.isSignedIn && before !== null) return;
       this.tabs?.post({ type: 'refreshing' });
       return this.refreshNow(this.tokens.refresh_token);
     });
@@ -537,7 +542,7 @@ export class GatehouseClient {
 
   /** Forgets the session and says so once; tells the other tabs sharing it. */
   private async end(event: SignedOutEvent, refreshToken: string | null, options: { broadcast?: boolean } = {}) {
-    const wasSignedIn = this.signedInNow;
+    const wasSignedIn = this.isSignedIn;
     this.tokens = EMPTY;
     this.clearTimer();
     await this.storage.set(null);
@@ -550,7 +555,7 @@ export class GatehouseClient {
   private fromOtherTab(message: TabMessage): void {
     if (message.type === 'refreshing') return;
     const same = this.mode !== 'json' || (message.previous !== null && message.previous === this.tokens.refresh_token);
-    if (!same || !this.signedInNow) return;
+    if (!same || !this.isSignedIn) return;
     if (message.type === 'signed-out') {
       void this.end({ reason: 'remote' }, message.previous, { broadcast: false });
       return;
@@ -568,7 +573,7 @@ export class GatehouseClient {
 
   private schedule(): void {
     this.clearTimer();
-    if (this.options.autoRefresh === false || !this.signedInNow) return;
+    if (this.options.autoRefresh === false || !this.isSignedIn) return;
     const { expires, expires_at, refresh_token } = this.tokens;
     if (expires_at === null || (this.mode === 'json' && refresh_token === null)) return;
     const delay = Math.max(0, expires_at - this.margin(expires) - this.now());

@@ -101,7 +101,7 @@ describe('across tabs', () => {
     const heard = next(second, 'signedOut');
     await first.logout();
     expect(await heard).toEqual({ reason: 'remote' });
-    expect(second.signedInNow).toBe(false);
+    expect(second.isSignedIn).toBe(false);
     expect(web.items.size).toBe(0);
   });
 });

@@ -47,7 +47,7 @@ export async function signInWithPasskey(
     body: { ...context, response, mode: client.mode },
     auth: 'none',
   });
-  await client.signedIn(result);
+  await client.setSession(result);
   return result;
 }
 
