@@ -104,6 +104,8 @@ export class GatehouseClient {
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
   private tokens: StoredTokens = EMPTY;
+  /** Counts the sessions and refreshes taken, so a late 401 can tell whether a refresh already followed it. */
+  private generation = 0;
   private readonly loaded: Promise<void>;
   private inflight: Promise<void> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -402,6 +404,7 @@ export class GatehouseClient {
     await this.loaded;
     const withAuth = options.auth !== 'none';
     let token = withAuth ? await this.tokenForRequest() : null;
+    const generation = this.generation;
     let response = await this.call(path, options, token);
     if (response.ok) return response;
     let error = await errorFromResponse(response);
@@ -412,8 +415,8 @@ export class GatehouseClient {
       (error.code === 'TOKEN_EXPIRED' ||
         (error.code === 'INVALID_CREDENTIALS' && options.checkSessionOnRejection !== false));
     if (!retry) throw error;
-    // Someone refreshed while this request was in flight: just try again with the new token.
-    if (this.mode === 'session' || this.tokens.access_token === token) await this.refresh();
+    // When a refresh finished while this request was in flight, just try again with its result.
+    if (this.generation === generation) await this.refresh();
     token = this.tokens.access_token;
     response = await this.call(path, options, token);
     if (response.ok) return response;
@@ -437,7 +440,10 @@ export class GatehouseClient {
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
-    if (this.options.publishableKey) headers['x-api-key'] = this.options.publishableKey;
+    // The publishable key names the project to Gatehouse; other servers have no use for it.
+    if (this.options.publishableKey && url.href.startsWith(`${this.url}/`)) {
+      headers['x-api-key'] = this.options.publishableKey;
+    }
     const init: RequestInit = { method: options.method ?? 'GET', headers };
     if (options.body !== undefined) init.body = JSON.stringify(options.body);
     if (this.mode !== 'json') init.credentials = 'include';
@@ -496,6 +502,7 @@ export class GatehouseClient {
     return this.tabs.exclusive(async () => {
       const stored = await this.storage.get();
       if (stored && stored.refresh_token !== before && stored.refresh_token !== null) {
+        this.generation++;
         this.tokens = { ...EMPTY, ...stored };
         this.schedule();
       }
@@ -526,6 +533,7 @@ export class GatehouseClient {
   }
 
   private async accept(result: AuthResult): Promise<void> {
+    this.generation++;
     const previous = this.tokens.refresh_token;
     this.tokens = {
       access_token: result.access_token ?? null,
@@ -561,6 +569,7 @@ export class GatehouseClient {
       return;
     }
     const previous = this.tokens.refresh_token;
+    this.generation++;
     this.tokens = { ...message.tokens };
     void Promise.resolve(this.storage.set(this.tokens)).then(() => {
       if (this.mode === 'json' && this.tokens.refresh_token !== previous) {
