@@ -23,7 +23,17 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const client of clients) client.close();
   const logs = live.server.logs();
-  for (const secret of secrets) expect(logs).not.toContain(secret);
+  const { db } = live.server.database;
+  const stored = JSON.stringify([
+    await db.selectFrom('sessions').selectAll().execute(),
+    await db.selectFrom('refresh_tokens').selectAll().execute(),
+    await db.selectFrom('audit_events').selectAll().execute(),
+  ]);
+  expect(secrets.size).toBeGreaterThan(10);
+  for (const secret of secrets) {
+    expect(logs).not.toContain(secret);
+    expect(stored).not.toContain(secret);
+  }
   await live.close();
 });
 

@@ -224,6 +224,44 @@ describe('middleware', () => {
   });
 });
 
+describe('client and resource server together', () => {
+  it('client.fetch reaches a guarded resource server, and its TOKEN_EXPIRED makes the client refresh once', async () => {
+    let shift = 0;
+    const verifier = createVerifier({ issuer: live.url, now: () => Date.now() + shift });
+    const guard = expressGuard(verifier);
+    const server: Server = createServer((req, res) => {
+      const request = req as typeof req & { auth?: AccessTokenClaims };
+      guard(request, res, () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ data: { sub: request.auth?.sub } }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const api = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const counting = countingFetch();
+    const sdk = createClient({ url: live.url, crossTab: false, fetch: counting.fetch });
+    try {
+      const email = `resource-${Date.now()}@example.com`;
+      await sdk.signUp({ email, password: TEST_PASSWORD });
+      await sdk.auth({ email, password: TEST_PASSWORD });
+      const me = await sdk.getProfile();
+      expect(await sdk.fetch(`${api}/reports`)).toEqual({ sub: me.id });
+
+      // Sixteen minutes pass for Gatehouse and the resource server; the client's clock has not noticed.
+      live.server.clock.advance(16 * 60_000);
+      shift = 16 * 60_000;
+      expect(await sdk.fetch(`${api}/reports`)).toEqual({ sub: me.id });
+      expect(counting.count('/auth/refresh')).toBe(1);
+      expect(counting.count('/reports')).toBe(3);
+    } finally {
+      live.server.clock.advance(-16 * 60_000);
+      sdk.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 /** Last in the file: it restarts the server, after which only HTTP reaches it. */
 describe('key rotation', () => {
   it('follows a signing-key rotation: new tokens verify after one fetch, old ones keep verifying', async () => {
