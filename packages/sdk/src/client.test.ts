@@ -249,6 +249,20 @@ describe('refresh', () => {
     expect(signedOut).toEqual(['revoked']);
   });
 
+  it('a session past its lifetime ends with signedOut reason expired', async () => {
+    const { sdk, calls, signedOut } = await signedIn();
+    live.server.clock.advance(8 * 24 * 3_600_000); // past the 7-day refresh token
+    try {
+      await expect(sdk.getProfile()).rejects.toMatchObject({ code: 'TOKEN_EXPIRED', status: 401 });
+      expect(signedOut).toEqual(['expired']);
+      expect(calls.count('/auth/refresh')).toBe(1);
+      await expect(sdk.getProfile()).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+      expect(calls.count('/auth/refresh')).toBe(1);
+    } finally {
+      live.server.clock.advance(-8 * 24 * 3_600_000);
+    }
+  });
+
   it('a suspended account ends the session the same way, once', async () => {
     const { sdk, calls, signedOut } = await signedIn();
     const me = await sdk.getProfile();

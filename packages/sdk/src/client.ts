@@ -40,8 +40,11 @@ export interface ClientOptions {
 }
 
 export interface SignedOutEvent {
-  /** `logout`: this client signed out; `revoked`: the server ended the session; `remote`: another tab signed out. */
-  reason: 'logout' | 'revoked' | 'remote';
+  /**
+   * `logout`: this client signed out; `revoked`: the server refused the session (revoked, suspended, replayed);
+   * `expired`: the session reached the end of its lifetime; `remote`: another tab signed out.
+   */
+  reason: 'logout' | 'revoked' | 'expired' | 'remote';
   error?: AnyGatehouseError;
 }
 
@@ -523,7 +526,9 @@ export class GatehouseClient {
     const response = await this.call('/auth/refresh', { method: 'POST', body }, null);
     if (!response.ok) {
       const error = await errorFromResponse(response);
-      if (TERMINAL_REFRESH_STATUSES.has(response.status)) await this.end({ reason: 'revoked', error }, refreshToken);
+      if (TERMINAL_REFRESH_STATUSES.has(response.status)) {
+        await this.end({ reason: error.code === 'TOKEN_EXPIRED' ? 'expired' : 'revoked', error }, refreshToken);
+      }
       throw error;
     }
     const { data } = (await response.json()) as { data: AuthResult };
