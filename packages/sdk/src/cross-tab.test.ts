@@ -21,17 +21,24 @@ afterAll(async () => {
   await live.close();
 });
 
-async function tabs(options: Partial<ClientOptions>) {
+async function tabs(options: Partial<ClientOptions>, slowRefreshInFirst = 0) {
   const email = `tabs-${++counter}-${Date.now()}@example.com`;
   const web = sharedWebStorage();
   const counting = countingFetch();
   const channel = `tabs-${counter}`;
+  // The first tab's refresh calls can be held back, to let the other tab see one in progress.
+  const slow: typeof fetch = async (input, init) => {
+    if (String(input).endsWith('/auth/refresh'))
+      await new Promise((resolve) => setTimeout(resolve, slowRefreshInFirst));
+    return counting.fetch(input, init);
+  };
+  let opened = 0;
   const open = () => {
     const tab = createClient({
       url: live.url,
       storage: localStorageAdapter('gatehouse', web),
       crossTab: channel,
-      fetch: counting.fetch,
+      fetch: opened++ === 0 && slowRefreshInFirst > 0 ? slow : counting.fetch,
       ...options,
     });
     clients.push(tab);
@@ -83,6 +90,16 @@ describe('across tabs', () => {
     expect(counting.count('/auth/refresh')).toBe(1);
     expect(await second.getAccessToken()).toBe(await first.getAccessToken());
     expect(counting.count('/auth/refresh')).toBe(1);
+  });
+
+  it('without locks, a tab that hears another refreshing waits for its result instead of calling', async () => {
+    const { first, second, counting } = await tabs({ locks: null }, 300);
+    const firstRefresh = first.refresh();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the announcement has reached the second tab
+    await second.refresh();
+    await firstRefresh;
+    expect(counting.count('/auth/refresh')).toBe(1);
+    expect(await second.getAccessToken()).toBe(await first.getAccessToken());
   });
 
   it('without locks, tabs that refresh at the same moment both stay signed in (the server grace window)', async () => {

@@ -51,7 +51,9 @@ export class TabCoordinator {
     if (this.locks) return this.locks.request(`${this.name}:refresh`, task);
     const peer = this.peerRefresh;
     if (peer && peer.until > this.now()) {
-      await Promise.race([peer.done, new Promise((resolve) => setTimeout(resolve, PEER_WAIT))]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([peer.done, new Promise((resolve) => (timer = setTimeout(resolve, PEER_WAIT)))]);
+      clearTimeout(timer);
     }
     return task();
   }
