@@ -12,6 +12,8 @@ export interface AccessTokenClaims extends JWTPayload {
   jti: string;
   /** The session id. */
   sid: string;
+  /** Always `access`: the server's session-cookie JWTs (`session`) are signed by the same keys and refused here. */
+  token_use: 'access';
   role: string;
   permissions: string[];
   project: string;
@@ -121,6 +123,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
           requiredClaims: ['exp', 'iat', 'sub'],
         });
         const claims = payload as AccessTokenClaims;
+        // A session-cookie JWT is signed by the same keys; taking one as an access token would let a cookie
+        // that leaked into a header act as a bearer token.
+        if (claims.token_use !== 'access') {
+          return { ok: false, error: new GatehouseError('INVALID_TOKEN', 403, 'Invalid token.') };
+        }
         if (!Array.isArray(claims.permissions)) claims.permissions = [];
         remember(token, claims);
         return { ok: true, claims };

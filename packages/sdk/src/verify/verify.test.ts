@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBrowserFetch } from '../../../server/src/testing/cookie-jar.js';
 import { TEST_PASSWORD } from '../../../server/src/testing/test-server.js';
 import { createClient } from '../client.js';
 import { countingFetch } from '../testing/helpers.js';
@@ -100,6 +101,21 @@ describe('createVerifier', () => {
     expect(await code(token, skewed)).toBe('ok');
     const down = createVerifier({ issuer: 'http://127.0.0.1:9' });
     expect(await code(token, down)).toBe('503 SERVICE_UNAVAILABLE');
+  });
+
+  it('refuses a session-cookie JWT, which the same keys sign', async () => {
+    const email = `cookie-${Date.now()}@example.com`;
+    const browser = createBrowserFetch(live.url);
+    const sdk = createClient({ url: live.url, mode: 'session', crossTab: false, fetch: browser.fetch });
+    await sdk.signUp({ email, password: TEST_PASSWORD });
+    await sdk.auth({ email, password: TEST_PASSWORD });
+    const sessionToken = browser.cookies.get('gatehouse_session_token')?.value ?? '';
+    expect(decodeProtectedHeader(sessionToken).kid).toEqual(expect.any(String));
+    const result = await createVerifier({ issuer: live.url }).verify(sessionToken);
+    expect(result.ok ? 'ok' : `${result.error.status} ${result.error.code}`).toBe('403 INVALID_TOKEN');
+    const { token } = await tokenOf();
+    const access = await createVerifier({ issuer: live.url }).verify(token);
+    expect(access.ok && access.claims.token_use).toBe('access');
   });
 
   it('fetches the keys again for an unknown kid, at most once per cooldown', async () => {
