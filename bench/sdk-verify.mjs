@@ -86,12 +86,13 @@ for (let r = 0; r < ROUNDS; r++) {
   // seconds, and this spreads the drift evenly over both sides.
   for (let start = 0; start < TOKENS; start += CHUNK) {
     const pair = {};
-    const raw = () =>
-      timed(rounds[r].raw.slice(start, start + CHUNK), rawVerify).then((t) => add('raw', (pair.raw = t)));
-    const sdk = () =>
-      timed(rounds[r].sdk.slice(start, start + CHUNK), sdkVerify).then((t) => add('sdk', (pair.sdk = t)));
-    if ((r + start / CHUNK) % 2 === 0) await raw().then(sdk);
-    else await sdk().then(raw);
+    const measure = async (side) => {
+      const tokens = rounds[r][side].slice(start, start + CHUNK);
+      pair[side] = await timed(tokens, side === 'raw' ? rawVerify : sdkVerify);
+      add(side, pair[side]);
+    };
+    const order = (r + start / CHUNK) % 2 === 0 ? ['raw', 'sdk'] : ['sdk', 'raw'];
+    for (const side of order) await measure(side);
     pairRatios.push(pair.raw.ns / pair.sdk.ns);
   }
   add('rawRepeat', await timed(repeated, rawVerify));
