@@ -139,6 +139,22 @@ describe('sign-up, sign-in and the account', () => {
     await expect(third.getProfile()).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
   });
 
+  it('a logout during a refresh is not undone by it', async () => {
+    // The refresh answer comes back late: after the rotation happened on the server, while logout runs.
+    const lateAnswers: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (String(input).endsWith('/auth/refresh')) await new Promise((resolve) => setTimeout(resolve, 200));
+      return response;
+    };
+    const { sdk, signedOut } = await signedIn({ fetch: lateAnswers });
+    const refreshing = sdk.refresh();
+    await sdk.logout();
+    await refreshing;
+    expect(sdk.isSignedIn).toBe(false);
+    await expect(sdk.getProfile()).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+    expect(signedOut).toEqual(['logout']);
+  });
+
   it('logs out: the server forgets the refresh token, saveFunction gets null, signedOut fires once', async () => {
     const { sdk, saved, signedOut, result } = await signedIn();
     await sdk.logout();

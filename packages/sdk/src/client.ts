@@ -178,7 +178,7 @@ export class GatehouseClient {
 
   /** Ends this session on the server and forgets the tokens. */
   async logout(): Promise<void> {
-    await this.loaded;
+    await this.settled();
     const refreshToken = this.tokens.refresh_token;
     try {
       if (this.mode === 'json' && refreshToken) {
@@ -195,7 +195,7 @@ export class GatehouseClient {
 
   /** Ends every session of the signed-in user, on every device. */
   async logoutAll(): Promise<void> {
-    await this.loaded;
+    await this.settled();
     const refreshToken = this.tokens.refresh_token;
     await this.request('/auth/logout/all', { method: 'POST' });
     await this.end({ reason: 'logout' }, refreshToken);
@@ -434,6 +434,12 @@ export class GatehouseClient {
   }
 
   // ---- internals -----------------------------------------------------------------------------------------------
+
+  /** Waits for the stored session and any refresh in flight, so a sign-out is not undone by a late refresh. */
+  private async settled(): Promise<void> {
+    await this.loaded;
+    await this.inflight?.catch(() => undefined);
+  }
 
   private async call(path: string, options: RequestOptions, token: string | null): Promise<Response> {
     const url = new URL(/^https?:\/\//.test(path) ? path : `${this.url}${path.startsWith('/') ? '' : '/'}${path}`);
