@@ -155,6 +155,20 @@ describe('sign-up, sign-in and the account', () => {
     expect(signedOut).toEqual(['logout']);
   });
 
+  it('a sign-in during a refresh keeps the new session, not the late answer for the old one', async () => {
+    const lateAnswers: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (String(input).endsWith('/auth/refresh')) await new Promise((resolve) => setTimeout(resolve, 200));
+      return response;
+    };
+    const { sdk, email } = await signedIn({ fetch: lateAnswers });
+    const refreshing = sdk.refresh();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const fresh = await sdk.auth({ email, password: TEST_PASSWORD });
+    await refreshing;
+    expect(await sdk.getAccessToken()).toBe(fresh.access_token);
+  });
+
   it('logs out: the server forgets the refresh token, saveFunction gets null, signedOut fires once', async () => {
     const { sdk, saved, signedOut, result } = await signedIn();
     await sdk.logout();

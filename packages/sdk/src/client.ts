@@ -107,7 +107,10 @@ export class GatehouseClient {
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
   private tokens: StoredTokens = EMPTY;
-  /** Counts the sessions and refreshes taken, so a late 401 can tell whether a refresh already followed it. */
+  /**
+   * Counts every change of the held session (sign-in, refresh, sign-out, another tab's tokens), so a late 401 can
+   * tell whether a refresh already followed it, and a late refresh answer that it is stale.
+   */
   private generation = 0;
   private readonly loaded: Promise<void>;
   private inflight: Promise<void> | null = null;
@@ -529,15 +532,20 @@ export class GatehouseClient {
       throw new GatehouseError('INVALID_CREDENTIALS', 401, 'Not signed in.');
     }
     const body = this.mode === 'json' ? { refresh_token: refreshToken, mode: 'json' } : { mode: this.mode };
+    const generation = this.generation;
     const response = await this.call('/auth/refresh', { method: 'POST', body }, null);
+    // While the answer travelled, the client signed in anew, signed out, or took another tab's tokens: the
+    // answer belongs to a session it no longer holds.
+    const superseded = this.generation !== generation;
     if (!response.ok) {
       const error = await errorFromResponse(response);
-      if (TERMINAL_REFRESH_STATUSES.has(response.status)) {
+      if (TERMINAL_REFRESH_STATUSES.has(response.status) && !superseded) {
         await this.end({ reason: error.code === 'TOKEN_EXPIRED' ? 'expired' : 'revoked', error }, refreshToken);
       }
       throw error;
     }
     const { data } = (await response.json()) as { data: AuthResult };
+    if (superseded) return;
     await this.accept(data);
     this.tabs?.post({ type: 'rotated', previous: refreshToken, tokens: this.tokens });
     this.emit('refreshed', { expires: data.expires });
@@ -562,6 +570,7 @@ export class GatehouseClient {
   /** Forgets the session and says so once; tells the other tabs sharing it. */
   private async end(event: SignedOutEvent, refreshToken: string | null, options: { broadcast?: boolean } = {}) {
     const wasSignedIn = this.isSignedIn;
+    this.generation++;
     this.tokens = EMPTY;
     this.clearTimer();
     await this.storage.set(null);
