@@ -38,6 +38,28 @@ export const AUDIT_EVENTS = {
   'webhook.deleted': 'A webhook subscription was deleted.',
   'webhook.secret_rotated': "A webhook's signing secret was replaced; the old one no longer signs.",
   'webhook.delivery_retried': 'An admin queued a failed webhook delivery again.',
+  'auth.magic_link_requested':
+    'A magic sign-in link was asked for (always answered 204); failure reasons: cooldown, unknown_user, signup_closed, suspended, not_active (nothing was sent).',
+  'auth.code_requested':
+    'A one-time code was asked for (always answered 204); details: purpose, channel; failure reasons: cooldown, unknown_user, no_phone, suspended, not_active (nothing was sent).',
+  'auth.activated':
+    'An activation code was entered: the address it went to is confirmed; failure reasons: wrong_code, expired, too_many_attempts, suspended, not_active.',
+  'user.phone_changed': 'A user confirmed a new phone number with a code sent to it, or removed theirs.',
+  'passkey.registered': 'A passkey was added to the account; details: passkey_id, name, aaguid, backed_up.',
+  'passkey.renamed': 'A passkey was renamed.',
+  'passkey.deleted': 'A passkey was removed from the account (by its owner, or by an admin).',
+  'passkey.login':
+    'A passkey assertion was checked, for sign-in or (details.purpose mfa) as a second factor; success also records auth.login for sign-in. Failure reasons: challenge_unknown, challenge_used, challenge_expired, unknown_credential, not_owner, invalid, clone_suspected, suspended.',
+  'passkey.clone_suspected':
+    "A correctly signed passkey assertion came with a signature counter that did not increase: the authenticator's key may have been copied. The assertion was refused.",
+  'mfa.factor_enrolled': 'A second factor (TOTP or e-mail codes) was confirmed with its first valid code.',
+  'mfa.factor_removed': 'A second factor was removed by its owner.',
+  'mfa.default_changed': 'The user chose which second factor sign-in offers first.',
+  'mfa.disabled': 'The user turned multi-factor authentication off: every factor and recovery code is gone.',
+  'mfa.recovery_codes_generated': 'A new set of recovery codes was made; any earlier set stopped working.',
+  'mfa.recovery_code_used': 'A recovery code was used (at sign-in or as proof); the user is notified by e-mail.',
+  'auth.mfa':
+    'A second-factor check at sign-in or for a change; failure reasons: wrong_code, locked, too_many_attempts, expired, used, setup_required.',
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -49,6 +49,38 @@ export const ERROR_CODES = {
     status: 409,
     description: 'The target account is suspended or not yet active, so this cannot be done to it.',
   },
+  TOO_MANY_ATTEMPTS: {
+    status: 429,
+    description: 'The one-time code has had its 5 tries and no longer works, even when right; request a new code.',
+  },
+  PASSKEY_INVALID: {
+    status: 401,
+    description:
+      'The passkey assertion does not verify: unknown or deleted credential, wrong origin or relying party, bad signature, a signature counter that did not increase, or missing user verification.',
+  },
+  PASSKEY_REGISTRATION_INVALID: {
+    status: 400,
+    description:
+      'The passkey registration response does not verify: wrong origin or relying party, unsupported key algorithm, malformed attestation, or missing user verification.',
+  },
+  PASSKEY_CHALLENGE_INVALID: {
+    status: 400,
+    description:
+      'The WebAuthn challenge in the response is unknown, already used, or was issued for another ceremony or account; start the ceremony again.',
+  },
+  PASSKEY_CHALLENGE_EXPIRED: {
+    status: 400,
+    description: 'The WebAuthn challenge is older than 5 minutes; start the ceremony again.',
+  },
+  MFA_SETUP_REQUIRED: {
+    status: 403,
+    description:
+      'The project or the role requires a second factor and the account has none; `extensions.setup_token` admits only the MFA enrolment routes.',
+  },
+  REAUTHENTICATION_REQUIRED: {
+    status: 403,
+    description: "The action needs a recent sign-in (the token's `auth_time`); sign in again and retry.",
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -19,7 +19,7 @@ export const TimeCursor = Type.String({
 
 export const OutboxMessage = Type.Object({
   id: Type.String(),
-  kind: Type.String({ description: 'What the message is for, e.g. `invitation`.' }),
+  kind: Type.String({ description: 'What the message is for, e.g. `invitation`, `magic_link`, `code`.' }),
   to: Type.String(),
   subject: Type.String(),
   text: NullableString({ description: 'Null once an SMTP-sent message has been delivered or given up.' }),
@@ -30,6 +30,7 @@ export const OutboxMessage = Type.Object({
   last_error: NullableString(),
   created_at: Type.String({ format: 'date-time' }),
   sent_at: NullableString({ format: 'date-time' }),
+  channel: StringEnum(['email', 'sms', 'push']),
 });
 export type OutboxMessage = Static<typeof OutboxMessage>;
 

@@ -17,17 +17,28 @@ export const Role = Type.Object({
   /** admin, user, guest and public: they cannot be deleted, and admin always holds `*`. */
   built_in: Type.Boolean(),
   created_at: Type.String({ format: 'date-time' }),
+  /** Every account of this role must use a second factor (see docs/mfa.md). */
+  mfa_required: Type.Boolean(),
 });
 export type Role = Static<typeof Role>;
 
 export const CreateRoleBody = Type.Object(
-  { name: RoleName, description: Type.Optional(NullableString({ maxLength: 500 })), permissions: Permissions },
+  {
+    name: RoleName,
+    description: Type.Optional(NullableString({ maxLength: 500 })),
+    permissions: Permissions,
+    mfa_required: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false },
 );
 export type CreateRoleBody = Static<typeof CreateRoleBody>;
 
 export const UpdateRoleBody = Type.Object(
-  { description: Type.Optional(NullableString({ maxLength: 500 })), permissions: Type.Optional(Permissions) },
+  {
+    description: Type.Optional(NullableString({ maxLength: 500 })),
+    permissions: Type.Optional(Permissions),
+    mfa_required: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 export type UpdateRoleBody = Static<typeof UpdateRoleBody>;

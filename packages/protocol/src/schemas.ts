@@ -87,6 +87,7 @@ export const User = Type.Object({
   status: UserStatus,
   role: Type.String(),
   email_verified: Type.Boolean(),
+  phone: NullableString({ description: 'The verified phone number (E.164), or null.' }),
   provider: Type.String(),
   last_access: NullableString({ format: 'date-time' }),
   created_at: Type.String({ format: 'date-time' }),

@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Redis } from 'ioredis';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/index.js';
 import { createJwtVerifier } from './crypto/jwt.js';
@@ -8,27 +9,40 @@ import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
 import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
-import { AuthService, authRoutes, SESSION_COOKIE } from './features/auth/index.js';
+import { AuthService, authRoutes, SESSION_COOKIE, sendTokens } from './features/auth/index.js';
 import { EmailTemplateService, emailTemplateRoutes } from './features/email-templates/index.js';
 import { healthRoutes } from './features/health/index.js';
 import { InvitationService, invitationRoutes } from './features/invitations/index.js';
+import { MfaService, mfaRoutes } from './features/mfa/index.js';
+import { OneTimeTokens } from './features/one-time-tokens/index.js';
 import { outboxRoutes } from './features/outbox/index.js';
+import { PasskeyService, passkeyRoutes } from './features/passkeys/index.js';
+import { PasswordlessService, passwordlessRoutes } from './features/passwordless/index.js';
 import { ensureDefaultProject, ProjectSettingsService, projectRoutes } from './features/projects/index.js';
 import { createAuthorizer, RoleService, roleRoutes } from './features/roles/index.js';
 import { RevocationList, SessionService } from './features/sessions/index.js';
 import { loadKeyRing, signingKeyRoutes } from './features/signing-keys/index.js';
 import { ensureFirstAdmin } from './features/users/admin.js';
 import { userRoutes } from './features/users/index.js';
-import { WebhookDeliveryWorker, WebhookService, webhookRoutes } from './features/webhooks/index.js';
+import {
+  signWebhook,
+  WEBHOOK_ID_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  WebhookDeliveryWorker,
+  WebhookService,
+  webhookRoutes,
+} from './features/webhooks/index.js';
 import { type DeclaredRoute, registerAccessControl } from './http/access.js';
 import { createAuthenticators } from './http/authenticate.js';
 import { extractCredential } from './http/credentials.js';
 import { registerErrorEnvelope } from './http/errors.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createOriginCheck } from './http/origin.js';
+import { registerRateLimits } from './http/rate-limit.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { logOptions } from './logging.js';
-import { createSmtpTransport, Mailer } from './mail/index.js';
+import { createSmtpTransport, createWebhookTransport, Mailer, type TextTransport } from './mail/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -52,6 +66,7 @@ export interface Gatehouse {
   /** Sends queued webhook deliveries; runs on a timer unless built with `webhookDelivery: 'manual'`. */
   webhookDelivery: WebhookDeliveryWorker;
   mailer: Mailer;
+  passkeys: PasskeyService;
   projectId: string;
   /** Every route with the access it declares (for the authorization tests and the docs). */
   routes: readonly DeclaredRoute[];
@@ -100,7 +115,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     refreshTokenTtl: config.refreshTokenTtl,
     sessionCookieTtl: config.sessionCookieTtl,
   });
-  const auth = new AuthService({
+  const auth: AuthService = new AuthService({
     db,
     clock,
     config,
@@ -111,6 +126,8 @@ export async function buildApp(config: Config, database: Database, options: Buil
     passwordParams,
     audit,
     settings,
+    // The MFA service is built below (it needs the mailer); this runs only at sign-in time.
+    secondFactor: { afterFirstFactor: (user, input) => mfa.afterFirstFactor(user, input) },
   });
   const roles = new RoleService(database, clock, audit);
   const authorizer = createAuthorizer(db);
@@ -144,12 +161,30 @@ export async function buildApp(config: Config, database: Database, options: Buil
   registerSecurityHeaders(app, { hsts: config.secureCookies });
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION });
 
+  const messageSecret = config.messageWebhookSecret;
+  const textTransport = (url: string | undefined): TextTransport | null =>
+    url
+      ? createWebhookTransport({
+          url,
+          timeout: config.messageWebhookTimeout,
+          userAgent: `Gatehouse-Messages/${VERSION}`,
+          now: () => clock.now(),
+          sign: messageSecret
+            ? (id, timestamp, body) => ({
+                [WEBHOOK_ID_HEADER]: id,
+                [WEBHOOK_TIMESTAMP_HEADER]: String(timestamp),
+                [WEBHOOK_SIGNATURE_HEADER]: signWebhook(messageSecret, timestamp, body),
+              })
+            : null,
+        })
+      : null;
   const mailer = new Mailer({
     db,
     clock,
     transport: config.smtpUrl ? await createSmtpTransport({ url: config.smtpUrl, timeout: config.smtpTimeout }) : null,
     from: config.mailFrom,
     log: app.log,
+    textTransports: { sms: textTransport(config.smsWebhookUrl), push: textTransport(config.pushWebhookUrl) },
   });
   if (!mailer.delivers && config.production) {
     app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
@@ -168,11 +203,70 @@ export async function buildApp(config: Config, database: Database, options: Buil
     ttl: config.invitationTtl,
   });
 
+  const oneTimeTokens = new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes'));
+  const passwordless = new PasswordlessService({
+    db,
+    clock,
+    projectId,
+    tokens: oneTimeTokens,
+    mailer,
+    templates,
+    audit,
+    settings,
+    auth,
+    publicUrl: config.publicUrl,
+    redirectAllowList: config.redirectAllowList,
+    magicLinkTtl: config.magicLinkTtl,
+    codeTtl: config.codeTtl,
+    resendInterval: config.codeResendInterval,
+  });
+  const mfa: MfaService = new MfaService({
+    db,
+    clock,
+    projectId,
+    settings,
+    audit,
+    mailer,
+    templates,
+    tokens: oneTimeTokens,
+    sealKey: deriveKey(config.secret, 'mfa-totp'),
+    recoveryKey: deriveKey(config.secret, 'mfa-recovery-codes'),
+    publicUrl: config.publicUrl,
+    passwordParams,
+    signIn: (input) => auth.signIn(input.userId, { ...input, secondFactor: 'verified' }),
+    issueSetupToken: (input) => auth.issueSetupToken(input),
+  });
+
+  const passkeys = new PasskeyService({
+    db,
+    clock,
+    audit,
+    projectId,
+    rpId: new URL(config.publicUrl).hostname,
+    rpName: config.webauthnRpName,
+    origins: [new URL(config.publicUrl).origin, ...config.webauthnOrigins],
+    userVerification: config.webauthnUserVerification,
+    decoyKey: deriveKey(config.secret, 'passkey-decoys'),
+  });
+
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
     resolve: (credential) => auth.resolveCaller(credential),
     sessionCookieName: SESSION_COOKIE,
     originCheck,
+  });
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+    : null;
+  if (redis) {
+    redis.on('error', (error) => app.log.warn({ err: error }, 'redis connection error'));
+    await redis.connect().catch((error) => app.log.warn({ err: error }, 'redis is not reachable yet'));
+  }
+  const loginThrottle = await registerRateLimits(app, {
+    ip: config.rateLimitIp,
+    login: config.rateLimitLogin,
+    redis,
+    onStoreError: (error) => app.log.warn({ err: error }, 'rate-limit store failed; request let through'),
   });
   const routes = registerAccessControl(app, {
     requireCaller,
@@ -187,6 +281,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     originCheck,
     credentialOf: (request) => extractCredential(request, SESSION_COOKIE),
     secureCookies: config.secureCookies,
+    loginThrottle,
   });
   await app.register(userRoutes, { db, clock, sessions, audit });
   await app.register(roleRoutes, { roles });
@@ -197,6 +292,24 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(invitationRoutes, { invitations, clock });
   await app.register(outboxRoutes, { mailer });
   await app.register(emailTemplateRoutes, { templates });
+  await app.register(passwordlessRoutes, {
+    passwordless,
+    secureCookies: config.secureCookies,
+    originCheck,
+  });
+  await app.register(passkeyRoutes, {
+    passkeys,
+    auth,
+    originCheck,
+    secureCookies: config.secureCookies,
+    manageableUser: (caller, id) => adminUsers.manageable(caller, id),
+    projectUser: (id, userId) => adminUsers.get(id, userId),
+  });
+  await app.register(mfaRoutes, {
+    mfa,
+    originCheck,
+    reply: (reply, issued) => sendTokens(reply, issued, config.secureCookies),
+  });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -228,6 +341,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     audit,
     webhookDelivery,
     mailer,
+    passkeys,
     projectId,
     routes,
     async close() {
@@ -235,6 +349,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
       await webhookDelivery.stop();
       await app.close();
       await mailer.close();
+      redis?.disconnect();
     },
   };
 }

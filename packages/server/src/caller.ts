@@ -19,6 +19,8 @@ export interface Caller {
   claims: Readonly<Record<string, unknown>>;
   /** The admin acting as this user (an impersonation token's `act.sub`); null for the user's own credential. */
   actorId: string | null;
+  /** A restricted token's scope (e.g. `mfa_enrollment`): it admits only routes that list it in `config.scopes`. */
+  scope?: string;
 }
 
 /** Where a request came from, for sessions and the audit trail. */

@@ -48,6 +48,15 @@ export function loadConfig(env: Environment): Config {
     if (publicUrl && publicUrl.protocol !== 'https:') {
       problems.push('GATEHOUSE_PUBLIC_URL must be https when NODE_ENV=production (cookies must be Secure)');
     }
+    for (const [key, env] of [
+      ['smsWebhookUrl', 'GATEHOUSE_SMS_WEBHOOK_URL'],
+      ['pushWebhookUrl', 'GATEHOUSE_PUSH_WEBHOOK_URL'],
+    ] as const) {
+      const value = values[key];
+      if (typeof value === 'string' && !value.startsWith('https:')) {
+        problems.push(`${env} must be https when NODE_ENV=production (messages carry codes)`);
+      }
+    }
   }
   if ((values.adminEmail === undefined) !== (values.adminPassword === undefined)) {
     problems.push('GATEHOUSE_ADMIN_EMAIL and GATEHOUSE_ADMIN_PASSWORD must be set together');

@@ -62,6 +62,25 @@ function urlList(): FieldSpec<string[]>['parse'] {
   };
 }
 
+/** A comma-separated list of http(s) origins (scheme, host and port; no path), normalized. */
+function originList(): FieldSpec<string[]>['parse'] {
+  return (raw) => {
+    const origins: string[] = [];
+    for (const item of list()(raw) as string[]) {
+      let parsed: URL | null = null;
+      try {
+        parsed = new URL(item);
+      } catch {}
+      const bare = parsed && parsed.pathname === '/' && parsed.search === '' && parsed.hash === '';
+      if (!parsed || !bare || !['http:', 'https:'].includes(parsed.protocol)) {
+        return { error: `must list http or https origins without a path (not ${JSON.stringify(item)})` };
+      }
+      origins.push(parsed.origin);
+    }
+    return origins;
+  };
+}
+
 function url(protocols: string[]): FieldSpec<string>['parse'] {
   return (raw) => {
     try {
@@ -70,6 +89,26 @@ function url(protocols: string[]): FieldSpec<string>['parse'] {
     } catch {
       return { error: 'must be a URL' };
     }
+  };
+}
+
+/** A rate as `<count>/<duration>` (e.g. `10/15m`), or `off`. */
+export interface Rate {
+  max: number;
+  /** Milliseconds. */
+  window: number;
+}
+
+function rate(): FieldSpec<Rate | null>['parse'] {
+  return (raw) => {
+    if (raw === 'off') return null;
+    const match = /^(\d+)\/(.+)$/.exec(raw);
+    const max = Number(match?.[1]);
+    const window = match?.[2] ? parseDuration(match[2]) : null;
+    if (!match || !Number.isInteger(max) || max < 1 || window === null || window < 1000) {
+      return { error: 'must be `off` or `<count>/<duration>` such as 10/15m (a window of at least 1s)' };
+    }
+    return { max, window };
   };
 }
 
@@ -257,6 +296,20 @@ export const CONFIG_SCHEMA = {
       return raw === 'true' ? true : raw;
     },
   },
+  rateLimitIp: {
+    env: 'GATEHOUSE_RATE_LIMIT_IP',
+    default: '60/1m',
+    description:
+      'Requests per client IP (IPv6 by /64) to the public `POST /auth/*` routes (sign-in, sign-up, refresh, links and codes), or `off`. Beyond it: 429 REQUESTS_EXCEEDED with Retry-After. Counted in Redis when GATEHOUSE_REDIS_URL is set, else per process.',
+    parse: rate(),
+  },
+  rateLimitLogin: {
+    env: 'GATEHOUSE_RATE_LIMIT_LOGIN',
+    default: '20/15m',
+    description:
+      'Password sign-in attempts per account (by e-mail, from any IP, counted before the password is checked), or `off`. Beyond it, password sign-in for that e-mail answers 429 REQUESTS_EXCEEDED until the window ends, so guessing spread over many IPs is slowed too.',
+    parse: rate(),
+  },
   bodyLimit: {
     env: 'GATEHOUSE_BODY_LIMIT',
     default: '65536',
@@ -274,6 +327,73 @@ export const CONFIG_SCHEMA = {
     default: 'development',
     description: '`production` refuses a missing secret, an http public URL and insecure cookies.',
     parse: text(),
+  },
+  smsWebhookUrl: {
+    env: 'GATEHOUSE_SMS_WEBHOOK_URL',
+    default: undefined,
+    description:
+      'SMS gateway: each text message is POSTed there as JSON `{to, text, purpose}` (`to` in E.164); unset keeps SMS in the outbox (`GET /outbox`). Must be https in production.',
+    parse: url(['http:', 'https:']),
+  },
+  pushWebhookUrl: {
+    env: 'GATEHOUSE_PUSH_WEBHOOK_URL',
+    default: undefined,
+    description:
+      'Push gateway: each push message is POSTed there as JSON `{to, text, purpose}` (`to` is the user id); unset keeps push messages in the outbox. Must be https in production.',
+    parse: url(['http:', 'https:']),
+  },
+  messageWebhookSecret: {
+    env: 'GATEHOUSE_MESSAGE_WEBHOOK_SECRET',
+    default: undefined,
+    description:
+      'Signs SMS and push gateway requests (`Gatehouse-Webhook-Id`, `-Timestamp`, `-Signature: v1=<HMAC-SHA256>` of `<timestamp>.<body>`, as event webhooks), so the gateway can tell Gatehouse sent them; 24+ characters. Unset sends unsigned requests.',
+    parse: (raw: string) => (raw.length >= 24 ? raw : { error: 'must be at least 24 characters' }),
+  },
+  messageWebhookTimeout: {
+    env: 'GATEHOUSE_MESSAGE_WEBHOOK_TIMEOUT',
+    default: '10s',
+    description:
+      'Longest wait for the SMS or push gateway to answer; a slower gateway fails the attempt, which is retried later like mail.',
+    parse: duration(100),
+  },
+  magicLinkTtl: {
+    env: 'GATEHOUSE_MAGIC_LINK_TTL',
+    default: '15m',
+    description: 'How long a magic sign-in link works (once).',
+    parse: duration(60_000),
+  },
+  codeTtl: {
+    env: 'GATEHOUSE_CODE_TTL',
+    default: '10m',
+    description: 'How long a 6-digit activation or sign-in code works (once, at most 5 tries).',
+    parse: duration(60_000),
+  },
+  codeResendInterval: {
+    env: 'GATEHOUSE_CODE_RESEND_INTERVAL',
+    default: '60s',
+    description:
+      'Cool-down per purpose and address: a magic link or code requested again sooner answers 204 as usual but sends nothing.',
+    parse: duration(0),
+  },
+  webauthnOrigins: {
+    env: 'GATEHOUSE_WEBAUTHN_ORIGINS',
+    default: '',
+    description:
+      'Comma-separated origins, besides the public URL, whose passkey ceremonies are accepted: pages under the relying party id (the host of GATEHOUSE_PUBLIC_URL), or other sites, which browsers allow when `GET /.well-known/webauthn` lists them (it lists these).',
+    parse: originList(),
+  },
+  webauthnUserVerification: {
+    env: 'GATEHOUSE_WEBAUTHN_USER_VERIFICATION',
+    default: 'preferred',
+    description:
+      'Whether passkey ceremonies ask the authenticator to verify the user (PIN, biometrics): required (refused without), preferred or discouraged.',
+    parse: oneOf(['required', 'preferred', 'discouraged'] as const),
+  },
+  webauthnRpName: {
+    env: 'GATEHOUSE_WEBAUTHN_RP_NAME',
+    default: 'Gatehouse',
+    description: 'Relying party name that browsers show when a passkey is created.',
+    parse: headerText(),
   },
 } as const satisfies Record<string, FieldSpec<unknown>>;
 

@@ -20,6 +20,8 @@ export interface RolesTable {
   /** JSON array of permission strings. */
   permissions: string;
   created_at: Millis;
+  /** 1 when every account of this role must use a second factor (see features/mfa). */
+  mfa_required: Generated<number>;
 }
 
 export interface UsersTable {
@@ -40,6 +42,9 @@ export interface UsersTable {
   status: 'active' | 'invited' | 'suspended';
   provider: string;
   last_access: Millis | null;
+  /** E.164 (`+37255501234`); set only once a code sent to it was entered, unique per project. */
+  phone: string | null;
+  phone_verified_at: Millis | null;
   created_at: Millis;
   updated_at: Millis;
 }
@@ -165,6 +170,17 @@ export interface OutboxTable {
   last_error: string | null;
   created_at: Millis;
   sent_at: Millis | null;
+  /** `email` (SMTP), or `sms` / `push` (text messages posted to the configured webhook gateway). */
+  channel: 'email' | 'sms' | 'push';
+  /** For text messages: what the message is for, passed on to the gateway (`login`, `activate`, ...). */
+  purpose: string | null;
+}
+
+/** Until when no new message of one purpose goes to one identifier (`key` = SHA-256 of purpose and identifier). */
+export interface SendCooldownsTable {
+  project_id: string;
+  key: string;
+  until: Millis;
 }
 
 /** An invitation to an account; only the SHA-256 of its token is stored. */
@@ -217,6 +233,43 @@ export interface EmailTemplatesTable {
   updated_at: Millis;
 }
 
+/** A second factor of a user; unconfirmed (`confirmed_at` null) until the user proves one code. */
+export interface MfaFactorsTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  type: 'totp' | 'email';
+  /** The TOTP secret (base32), AES-256-GCM sealed with the factor id as associated data; null for e-mail. */
+  secret: string | null;
+  /** 1 for the factor offered first at sign-in. */
+  is_default: number;
+  /** The last accepted TOTP time step: only a later one is accepted (no replay within a code's window). */
+  last_step: number | null;
+  created_at: Millis;
+  confirmed_at: Millis | null;
+}
+
+/** One single-use recovery code, stored as an HMAC under a server key. */
+export interface RecoveryCodesTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  code_hash: string;
+  created_at: Millis;
+  used_at: Millis | null;
+}
+
+/** Wrong second-factor codes of a user across challenges, and the lockout they led to. */
+export interface MfaLockoutsTable {
+  user_id: string;
+  project_id: string;
+  /** Attempts since the last success or lockout (counted before the code is checked). */
+  failures: number;
+  /** Lockouts since the last success: each one doubles the next. */
+  lockouts: number;
+  locked_until: Millis;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -237,6 +290,12 @@ export interface Tables {
   email_templates: EmailTemplatesTable;
   outbox: OutboxTable;
   invitations: InvitationsTable;
+  send_cooldowns: SendCooldownsTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  mfa_factors: MfaFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  mfa_lockouts: MfaLockoutsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -253,3 +312,42 @@ export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type InvitationRow = Selectable<InvitationsTable>;
 export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
+export type PasskeyRow = Selectable<PasskeysTable>;
+export type WebauthnChallengeRow = Selectable<WebauthnChallengesTable>;
+
+/** A WebAuthn credential of a user (a passkey). */
+export interface PasskeysTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  /** The credential id as base64url; unique per project. */
+  credential_id: string;
+  /** COSE public key as base64url (public; not a secret). */
+  public_key: string;
+  /** Last signature counter seen; 0 for authenticators that do not count (most synced passkeys). */
+  counter: number;
+  /** JSON array of transports the browser reported (`internal`, `hybrid`, `usb`, ...). */
+  transports: string;
+  aaguid: string;
+  name: string;
+  device_type: 'singleDevice' | 'multiDevice';
+  /** 1 when the credential is backed up (synced), else 0. */
+  backed_up: number;
+  created_at: Millis;
+  last_used_at: Millis | null;
+}
+
+/** An issued WebAuthn challenge, bound to its ceremony (and user); single use, short-lived. */
+export interface WebauthnChallengesTable {
+  id: string;
+  project_id: string;
+  ceremony: 'registration' | 'login' | 'mfa';
+  /** Registration and second-factor ceremonies belong to one account; usernameless sign-in to none. */
+  user_id: string | null;
+  /** SHA-256 of the base64url challenge. */
+  challenge_hash: string;
+  created_at: Millis;
+  expires_at: Millis;
+  used_at: Millis | null;
+}
+export type MfaFactorRow = Selectable<MfaFactorsTable>;

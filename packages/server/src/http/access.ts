@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Caller } from '../caller.js';
-import { invalidCredentials } from '../errors/auth-error.js';
+import { forbidden, invalidCredentials } from '../errors/auth-error.js';
 
 /**
  * Who may call a route. Every route declares one in its `config.access`; a route without one stops the server
@@ -15,6 +15,8 @@ export type RouteAccess = 'public' | 'signed-in' | { permission: string };
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /** Restricted token scopes (Caller.scope) this route admits besides full tokens; none by default. */
+    scopes?: readonly string[];
   }
 }
 
@@ -47,7 +49,17 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
     for (const method of methods) declared.push({ method, url: route.url, access });
     if (access === 'public') return;
     // onRequest: before the body is read or validated, so an anonymous caller learns nothing from validation.
-    const guards: onRequestAsyncHookHandler[] = [requireCaller];
+    const scopes = route.config?.scopes ?? [];
+    const guards: onRequestAsyncHookHandler[] = [
+      requireCaller,
+      // A restricted token (e.g. the MFA setup token) reaches only the routes that name its scope.
+      async function checkScope(request) {
+        const scope = request.caller?.scope;
+        if (scope !== undefined && !scopes.includes(scope)) {
+          throw forbidden(`This token only admits the routes of its scope (${scope}).`);
+        }
+      },
+    ];
     if (typeof access === 'object') {
       const { permission } = access;
       guards.push(async function checkPermission(request) {

@@ -68,6 +68,105 @@ The link works once and expires {{expires_at}}. If you did not expect this invit
       ]),
     },
   },
+  magic_link: {
+    description: 'Someone asked to sign in by e-mail link (POST /auth/magic-link).',
+    variables: {
+      link: 'the sign-in link, token included',
+      site: 'the host of the public URL',
+      expires_at: 'when the link stops working (UTC)',
+    },
+    sample: {
+      link: 'https://auth.example.com/ui/magic-link?token=sample',
+      site: 'auth.example.com',
+      expires_at: 'Tue, 01 Dec 2026 12:00:00 GMT',
+    },
+    default: {
+      subject: 'Your sign-in link for {{site}}',
+      text: `Hello,
+
+Use this link to sign in to {{site}}:
+
+{{link}}
+
+The link works once and expires {{expires_at}}. If you did not ask to sign in, you can ignore this message.
+`,
+      html: page([
+        'Hello,',
+        '<a href="{{link}}">Sign in to {{site}}</a>',
+        'The link works once and expires {{expires_at}}. If you did not ask to sign in, you can ignore this message.',
+      ]),
+    },
+  },
+  code: {
+    description:
+      'A one-time code (POST /auth/code/generate, POST /users/me/phone). SMS and push messages send only the text part.',
+    variables: {
+      code: 'the 6-digit code',
+      site: 'the host of the public URL',
+      action: 'what the code does: "sign in", "activate your account" or "confirm your phone number"',
+      minutes: 'how many minutes the code works',
+    },
+    sample: { code: '123456', site: 'auth.example.com', action: 'sign in', minutes: '10' },
+    default: {
+      subject: 'Your code for {{site}}',
+      text: `{{code}} is your {{site}} code to {{action}}. It works once, for {{minutes}} minutes. If you did not ask for it, ignore this message.
+`,
+      html: page([
+        '<strong style="font-size: 1.5rem; letter-spacing: 0.2rem;">{{code}}</strong>',
+        'is your {{site}} code to {{action}}. It works once, for {{minutes}} minutes.',
+        'If you did not ask for it, you can ignore this message.',
+      ]),
+    },
+  },
+  mfa_code: {
+    description: 'A sign-in code for e-mail two-factor authentication (at sign-in, or to confirm the e-mail factor).',
+    variables: {
+      code: 'the 6-digit code',
+      site: 'the host of the public URL',
+      minutes: 'how many minutes the code stays valid',
+    },
+    sample: { code: '123456', site: 'auth.example.com', minutes: '5' },
+    default: {
+      subject: 'Your {{site}} sign-in code',
+      text: `Hello,
+
+Your sign-in code for {{site}} is:
+
+{{code}}
+
+It is valid for {{minutes}} minutes and works once. If you did not try to sign in, someone knows your password: change it.
+`,
+      html: page([
+        'Hello,',
+        'Your sign-in code for {{site}} is:',
+        '<strong style="font-size: 1.5rem; letter-spacing: 0.2em;">{{code}}</strong>',
+        'It is valid for {{minutes}} minutes and works once. If you did not try to sign in, someone knows your password: change it.',
+      ]),
+    },
+  },
+  recovery_code_used: {
+    description: 'A recovery code of the account was used; sent to the account owner as a warning.',
+    variables: {
+      site: 'the host of the public URL',
+      remaining: 'how many unused recovery codes are left',
+      time: 'when the code was used (UTC)',
+    },
+    sample: { site: 'auth.example.com', remaining: '9', time: 'Tue, 01 Dec 2026 12:00:00 GMT' },
+    default: {
+      subject: 'A recovery code was used for your {{site}} account',
+      text: `Hello,
+
+A recovery code was used to sign in to your {{site}} account on {{time}}. {{remaining}} unused recovery codes are left.
+
+If this was not you, sign in, change your password and generate new recovery codes.
+`,
+      html: page([
+        'Hello,',
+        'A recovery code was used to sign in to your {{site}} account on {{time}}. {{remaining}} unused recovery codes are left.',
+        'If this was not you, sign in, change your password and generate new recovery codes.',
+      ]),
+    },
+  },
 } as const satisfies Record<string, TemplateKind>;
 
 export type TemplateKindName = keyof typeof TEMPLATE_KINDS;
@@ -123,6 +222,9 @@ export function checkTemplate(kind: TemplateKindName, template: EmailTemplate): 
   return null;
 }
 
+/** Variables that hold a live secret: allowed in the body only. */
+const SECRET_VARIABLES = new Set(['link', 'code']);
+
 function checkTokens(tokens: Mustache.TemplateSpans, allowed: Set<string>, part: string): string | null {
   for (const token of tokens) {
     const [type, value] = token as unknown as [string, string, number, number, Mustache.TemplateSpans?];
@@ -132,6 +234,10 @@ function checkTokens(tokens: Mustache.TemplateSpans, allowed: Set<string>, part:
     if (type === 'name' || type === '#' || type === '^') {
       if (!allowed.has(value)) return `The ${part} uses an unknown variable: ${value}.`;
       if (part === 'subject' && value === 'subject') return 'The subject cannot contain itself.';
+      // The subject outlives the message in the outbox (only the body is cleared once sent): no secret there.
+      if (part === 'subject' && SECRET_VARIABLES.has(value)) {
+        return `The subject may not contain the ${value}: it stays in the outbox after the message is sent.`;
+      }
     }
     const children = (token as unknown as unknown[])[4];
     if (Array.isArray(children)) {

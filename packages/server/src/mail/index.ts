@@ -8,8 +8,23 @@ export {
   type TemplateKindName,
   type TemplateVariables,
 } from './email-templates.js';
-export { MAX_ATTEMPTS, Mailer, type MailerOptions, type MailTransport, RETRY_DELAYS } from './mailer.js';
-export { assertHeaderSafe, MailHeaderError, type MailKind, type OutgoingMail } from './message.js';
+export {
+  MAX_ATTEMPTS,
+  Mailer,
+  type MailerOptions,
+  type MailTransport,
+  RETRY_DELAYS,
+  type TextTransport,
+} from './mailer.js';
+export {
+  assertHeaderSafe,
+  MailHeaderError,
+  type MailKind,
+  type MessageChannel,
+  type OutgoingMail,
+  type OutgoingText,
+} from './message.js';
 export type { OutboxFilter } from './outbox-store.js';
 export { createSmtpTransport, type SmtpOptions } from './smtp.js';
 export { escapeHtml, oneLine, type RenderedMail } from './templates.js';
+export { createWebhookTransport, type WebhookTransportOptions } from './webhook-transport.js';

@@ -3,12 +3,24 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import { randomId } from '../crypto/random.js';
 import type { OutboxRow, Tables } from '../db/types.js';
-import { assertHeaderSafe, type OutgoingMail } from './message.js';
+import {
+  assertHeaderSafe,
+  MailHeaderError,
+  type MessageChannel,
+  type OutgoingMail,
+  type OutgoingText,
+} from './message.js';
 import * as store from './outbox-store.js';
 
 /** Where messages go when an SMTP server is configured; `createSmtpTransport` is the real one. */
 export interface MailTransport {
   send(message: { from: string; to: string; subject: string; text: string; html: string }): Promise<void>;
+  close(): void;
+}
+
+/** Where SMS and push messages go: `createWebhookTransport` posts them to the configured gateway. */
+export interface TextTransport {
+  send(message: { id: string; to: string; text: string; purpose: string }): Promise<void>;
   close(): void;
 }
 
@@ -19,6 +31,8 @@ export interface MailerOptions {
   transport: MailTransport | null;
   from: string;
   log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;
+  /** SMS and push gateways; a channel without one keeps its messages in the outbox like mail without SMTP. */
+  textTransports?: { sms?: TextTransport | null; push?: TextTransport | null };
 }
 
 /** After the 1st, 2nd, 3rd and 4th failed attempt; the 5th failure is final. */
@@ -49,10 +63,31 @@ export class Mailer {
     return this.options.transport !== null;
   }
 
+  /** True when messages of `channel` leave Gatehouse; false when they stay in the development outbox. */
+  deliversVia(channel: MessageChannel): boolean {
+    return this.transportOf(channel) !== null;
+  }
+
   /** Stores the message and starts its delivery; answers its outbox id. Throws MailHeaderError for a bad header. */
   async send(mail: OutgoingMail): Promise<string> {
     assertHeaderSafe(mail);
-    const { db, clock, transport, log } = this.options;
+    return this.store({ ...mail, channel: 'email', purpose: null });
+  }
+
+  /**
+   * Stores an SMS or push message and starts its delivery through that channel's gateway, exactly as `send` does
+   * for mail: held in the outbox without a gateway, retried with backoff when the gateway fails.
+   */
+  async sendText(message: OutgoingText): Promise<string> {
+    if (/[\r\n]/.test(message.to) || message.to.length === 0) throw new MailHeaderError('to');
+    return this.store({ ...message, html: '' });
+  }
+
+  private async store(
+    mail: Omit<OutgoingMail, 'kind'> & { kind: string; channel: MessageChannel; purpose: string | null },
+  ): Promise<string> {
+    const { db, clock, log } = this.options;
+    const transport = this.transportOf(mail.channel);
     const now = clock.now();
     const row: OutboxRow = {
       id: randomId(),
@@ -69,12 +104,16 @@ export class Mailer {
       last_error: null,
       created_at: now,
       sent_at: null,
+      channel: mail.channel,
+      purpose: mail.purpose,
     };
     await store.insertMessage(db, row);
     if (!transport) {
+      const what = mail.channel === 'email' ? 'mail' : `${mail.channel} message`;
+      const how = mail.channel === 'email' ? 'no SMTP server' : `no ${mail.channel} webhook`;
       log.info(
-        { outboxId: row.id, kind: mail.kind, to: mail.to },
-        `mail "${mail.kind}" to ${mail.to} is in the outbox (no SMTP server configured): open GET /outbox`,
+        { outboxId: row.id, kind: mail.kind, channel: mail.channel, to: mail.to },
+        `${what} "${mail.kind}" to ${mail.to} is in the outbox (${how} configured): open GET /outbox`,
       );
       return row.id;
     }
@@ -87,8 +126,8 @@ export class Mailer {
    * started by `start` calls it; tests call it directly after moving the fake clock.
    */
   async retryDue(): Promise<number> {
-    const { db, clock, transport } = this.options;
-    if (!transport) return 0;
+    const { db, clock } = this.options;
+    if (!this.anyTransport()) return 0;
     const due = await store.findDue(db, clock.now(), RETRY_BATCH);
     let attempted = 0;
     for (const row of due) {
@@ -101,7 +140,7 @@ export class Mailer {
 
   /** Polls for due retries every `interval` ms; a tick still running makes the next one skip. */
   start(interval: number): void {
-    if (this.timer || !this.options.transport) return;
+    if (this.timer || !this.anyTransport()) return;
     this.timer = setInterval(() => {
       if (this.tick) return;
       this.tick = this.retryDue()
@@ -129,10 +168,21 @@ export class Mailer {
     this.stop();
     await this.settled();
     this.options.transport?.close();
+    this.options.textTransports?.sms?.close();
+    this.options.textTransports?.push?.close();
   }
 
   list(filter: store.OutboxFilter): Promise<OutboxRow[]> {
     return store.listMessages(this.options.db, filter);
+  }
+
+  private transportOf(channel: MessageChannel): MailTransport | TextTransport | null {
+    if (channel === 'email') return this.options.transport;
+    return this.options.textTransports?.[channel] ?? null;
+  }
+
+  private anyTransport(): boolean {
+    return this.deliversVia('email') || this.deliversVia('sms') || this.deliversVia('push');
   }
 
   private track(delivery: Promise<void>): void {
@@ -143,25 +193,32 @@ export class Mailer {
   /** One delivery attempt; records its outcome on the row and never rejects. */
   private async attempt(row: OutboxRow): Promise<void> {
     const { db, clock, transport, from, log } = this.options;
-    if (!transport || row.text === null || row.html === null) return;
-    const context = { outboxId: row.id, kind: row.kind };
+    const channel = row.channel ?? 'email';
+    const text = channel === 'email' ? null : this.options.textTransports?.[channel];
+    if ((channel === 'email' ? !transport : !text) || row.text === null || row.html === null) return;
+    const context = { outboxId: row.id, kind: row.kind, channel };
     try {
       try {
-        await transport.send({ from, to: row.to, subject: row.subject, text: row.text, html: row.html });
+        if (text) {
+          await text.send({ id: row.id, to: row.to, text: row.text, purpose: row.purpose ?? row.kind });
+        } else {
+          await transport?.send({ from, to: row.to, subject: row.subject, text: row.text, html: row.html });
+        }
       } catch (error) {
         const attempts = row.attempts + 1;
         const delay = RETRY_DELAYS[attempts - 1];
         const nextAttemptAt = delay === undefined ? null : clock.now() + delay;
         const lastError = describe(error);
         await store.markFailed(db, row.id, { attempts, lastError, nextAttemptAt });
+        const what = channel === 'email' ? 'mail' : `${channel} message`;
         log.warn(
           { ...context, attempts, error: lastError },
-          nextAttemptAt === null ? 'mail delivery failed; given up' : 'mail delivery failed; will retry',
+          nextAttemptAt === null ? `${what} delivery failed; given up` : `${what} delivery failed; will retry`,
         );
         return;
       }
       await store.markSent(db, row.id, clock.now(), { keepBody: false });
-      log.info(context, 'mail sent');
+      log.info(context, channel === 'email' ? 'mail sent' : `${channel} message sent`);
     } catch (error) {
       log.error({ ...context, err: error }, 'recording a mail attempt failed');
     }

@@ -2,7 +2,24 @@
  * What the mailer sends. Kinds name the flow a message belongs to (`invitation` now; verification, reset, magic
  * link and codes later), so the outbox can be filtered and templates chosen per kind.
  */
-export type MailKind = 'invitation';
+export type MailKind = 'invitation' | 'magic_link' | 'code' | 'mfa_code' | 'recovery_code_used';
+
+/** How a message travels: e-mail through SMTP, or a text message posted to the SMS or push webhook gateway. */
+export type MessageChannel = 'email' | 'sms' | 'push';
+
+/**
+ * A text message for the SMS or push gateway: `to` is an E.164 phone number (sms) or a user id (push); `text` is
+ * the text part of the rendered template; `purpose` tells the gateway what it is for (`login`, `activate`, ...).
+ */
+export interface OutgoingText {
+  projectId: string;
+  kind: MailKind;
+  channel: 'sms' | 'push';
+  to: string;
+  purpose: string;
+  subject: string;
+  text: string;
+}
 
 export interface OutgoingMail {
   projectId: string;

@@ -40,7 +40,7 @@ let counter = 0;
 
 /**
  * A Gatehouse on the test database with a fake clock, cheap argon2 parameters (the OWASP ones are covered by
- * their own test) and captured logs. Requests go through `app.inject()`: no ports.
+ * their own test), rate limits off unless asked for, and captured logs. Requests go through `app.inject()`: no ports.
  */
 export async function createTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
@@ -53,6 +53,9 @@ export async function createTestServer(env: Record<string, string> = {}): Promis
     GATEHOUSE_ARGON2_MEMORY_COST: '1024',
     GATEHOUSE_ARGON2_TIME_COST: '1',
     GATEHOUSE_LOG_LEVEL: 'info',
+    // Every test signs in from 127.0.0.1 many times a second; rate-limit.test.ts turns the limits on.
+    GATEHOUSE_RATE_LIMIT_IP: 'off',
+    GATEHOUSE_RATE_LIMIT_LOGIN: 'off',
     ...env,
   });
   const clock = new FakeClock();

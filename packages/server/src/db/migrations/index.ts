@@ -5,7 +5,10 @@ import * as adminAudit from './002-admin-audit.js';
 import * as mailInvitations from './003-mail-invitations.js';
 import * as webhooks from './004-webhooks.js';
 import * as oneTimeTokens from './006-one-time-tokens.js';
+import * as passwordless from './008-passwordless.js';
 import * as emailTemplates from './009-email-templates.js';
+import * as mfa from './010-mfa.js';
+import * as passkeys from './011-passkeys.js';
 
 export interface Migration {
   name: string;
@@ -20,4 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '004-webhooks', up: webhooks.up },
   { name: '006-one-time-tokens', up: oneTimeTokens.up },
   { name: '009-email-templates', up: emailTemplates.up },
+  { name: '008-passwordless', up: passwordless.up },
+  { name: '011-passkeys', up: passkeys.up },
+  { name: '010-mfa', up: mfa.up },
 ];

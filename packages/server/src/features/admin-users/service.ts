@@ -318,6 +318,18 @@ export class AdminUserService {
     return ok({ token: issued.token, expires: issued.expires });
   }
 
+  /**
+   * The account `caller` may act on from another feature's admin routes (its passkeys, say): one of the project,
+   * whose role holds no administrative permission the caller lacks.
+   */
+  async manageable(caller: Caller, id: string): Promise<Result<UserProfile>> {
+    const target = await this.get(caller.projectId, id);
+    if (!target) return refuse('not_found');
+    const roles = await store.rolePermissions(this.deps.database.db, caller.projectId);
+    if (!coversAdministrative(caller.permissions, roles.get(target.role) ?? [])) return refuse('outranked');
+    return ok(target);
+  }
+
   /** Runs `work` in a transaction that holds the project's admin lock, with the project's roles at hand. */
   private async guarded<T>(
     projectId: string,

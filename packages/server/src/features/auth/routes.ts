@@ -13,7 +13,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Credential } from '../../caller.js';
 import { AuthError, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
+import type { LoginThrottle } from '../../http/rate-limit.js';
 import { requestMeta as meta } from '../../http/request-meta.js';
+import { normalizeEmail } from '../users/index.js';
 import { clearAuthCookies, REFRESH_COOKIE, SESSION_COOKIE, sendTokens } from './reply.js';
 import type { AuthService, IssuedTokens } from './service.js';
 
@@ -23,6 +25,8 @@ export interface AuthRoutesOptions {
   /** The request's credential as the authenticator reads it (header, query or session cookie). */
   credentialOf(request: FastifyRequest): Credential | null;
   secureCookies: boolean;
+  /** Counts password sign-in attempts per account (GATEHOUSE_RATE_LIMIT_LOGIN). */
+  loginThrottle: LoginThrottle;
 }
 
 const NoContent = { 204: Type.Null() };
@@ -34,7 +38,7 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 /** Sign-up, sign-in, refresh and sign-out: the Directus auth contract (DESIGN.md §2). */
 export async function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
-  const { auth, originCheck, credentialOf, secureCookies } = options;
+  const { auth, originCheck, credentialOf, secureCookies, loginThrottle } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   const reply = (replyObject: FastifyReply, issued: IssuedTokens) => sendTokens(replyObject, issued, secureCookies);
@@ -73,8 +77,8 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
     async (request, replyObject) => {
       const mode: AuthMode = request.body.mode ?? 'json';
       if (mode !== 'json') originCheck(request);
-      const issued = await auth.login(request.body, mode, meta(request));
-      return reply(replyObject, issued);
+      await loginThrottle.attempt(request, replyObject, normalizeEmail(request.body.email));
+      return reply(replyObject, await auth.login(request.body, mode, meta(request)));
     },
   );
 

@@ -39,6 +39,20 @@ interface Subject {
   permissions: string[];
 }
 
+/**
+ * The step after a first factor (password, magic link, code; features/mfa): answers the `amr` of the sign-in, or
+ * throws what the client must do next (INVALID_OTP with an mfa_token, MFA_SETUP_REQUIRED).
+ */
+export interface SecondFactorGate {
+  afterFirstFactor(
+    user: { id: string; email: string; role: string },
+    input: { amr: string[]; method: string; otp?: string; mode: AuthMode; meta: RequestMeta },
+  ): Promise<string[]>;
+}
+
+/** Lifetime of the setup token MFA_SETUP_REQUIRED hands out (it admits only the MFA enrolment routes). */
+const SETUP_TOKEN_TTL = 10 * 60 * 1000;
+
 export interface AuthServiceDeps {
   db: Kysely<Tables>;
   clock: Clock;
@@ -50,6 +64,7 @@ export interface AuthServiceDeps {
   passwordParams: PasswordParams;
   audit: AuditLog;
   settings: ProjectSettingsService;
+  secondFactor?: SecondFactorGate;
 }
 
 export class AuthService {
@@ -116,6 +131,7 @@ export class AuthService {
       mode,
       amr: ['pwd'],
       method: 'password',
+      otp: body.otp,
       meta,
       ...(result.needsRehash ? { update: { password_hash: await hashPassword(body.password, passwordParams) } } : {}),
     });
@@ -137,17 +153,25 @@ export class AuthService {
       meta: RequestMeta;
       /** Extra columns written with the sign-in's `last_access` (one write). */
       update?: UserUpdate;
+      /** A second-factor code sent along with the first factor (`otp` of POST /auth/login). */
+      otp?: string;
+      /** `verified`: the flow has checked the second factor itself (POST /auth/mfa/verify). */
+      secondFactor?: 'verified';
     },
   ): Promise<IssuedTokens> {
     const { db, projectId, clock } = this.deps;
     const subject = await this.activeUser(userId);
+    // Whichever door the first factor came through, an account with MFA (or required to have it) passes the second
+    // step here: it answers the sign-in's amr, or throws INVALID_OTP with an mfa_token or MFA_SETUP_REQUIRED.
+    const gate = input.secondFactor === 'verified' ? undefined : this.deps.secondFactor;
+    const amr = gate ? await gate.afterFirstFactor(subject.user, input) : input.amr;
     const lifetimes = this.deps.settings.lifetimes(await this.deps.settings.get(projectId));
     const { session, refreshToken } = await this.deps.sessions.start({
       refreshTokenTtl: lifetimes.refreshTokenTtl,
       projectId,
       userId,
       mode: input.mode,
-      amr: input.amr,
+      amr,
       ip: input.meta.ip,
       userAgent: input.meta.userAgent,
     });
@@ -247,6 +271,7 @@ export class AuthService {
       source: credential.source,
       claims,
       actorId: actorOf(claims),
+      ...(typeof claims.scope === 'string' ? { scope: claims.scope } : {}),
     };
   }
 
@@ -272,6 +297,26 @@ export class AuthService {
       ...meta,
       details: { sessions: ended.length },
     });
+  }
+
+  /**
+   * An access token whose `scope` claim (`mfa_enrollment`) admits only the routes that declare it (http/access.ts):
+   * for a user who must set up a second factor before signing in. Its session has no refresh token and ends with
+   * the token.
+   */
+  async issueSetupToken(input: { userId: string; meta: RequestMeta }): Promise<{ token: string; expires: number }> {
+    const subject = await this.activeUser(input.userId);
+    const { session } = await this.deps.sessions.start({
+      projectId: this.deps.projectId,
+      userId: input.userId,
+      mode: 'json',
+      amr: ['pwd'],
+      ip: input.meta.ip,
+      userAgent: input.meta.userAgent,
+      lifetime: SETUP_TOKEN_TTL,
+    });
+    const issued = await this.issue(subject, session, 'json', null, { scope: 'mfa_enrollment' });
+    return { token: issued.token, expires: issued.expires };
   }
 
   private async verify(token: string, use: TokenUse): Promise<JwtClaims> {
@@ -309,7 +354,7 @@ export class AuthService {
     session: SessionRow,
     mode: AuthMode,
     refreshToken: string | null,
-    extraClaims: { act?: { sub: string } } = {},
+    extraClaims: { act?: { sub: string }; scope?: string } = {},
   ): Promise<IssuedTokens> {
     const { config, clock, keyRing, projectId, settings } = this.deps;
     const lifetimes = settings.lifetimes(await settings.get(projectId));

@@ -91,4 +91,19 @@ describe('one-time tokens', () => {
     const row = await server.database.db.selectFrom('one_time_tokens').select('attempts').executeTakeFirstOrThrow();
     expect(Number(row.attempts)).toBe(5);
   });
+
+  it('counts attempts against a link token without using it, up to its limit under parallel attempts', async () => {
+    const { token } = await tokens.issueToken({ ...base, projectId: server.projectId, maxAttempts: 3 });
+    const attempts = await Promise.all(Array.from({ length: 7 }, () => tokens.attemptToken('test', token)));
+    expect(attempts.filter((result) => result.ok)).toHaveLength(3);
+    expect(attempts.filter((result) => !result.ok && result.reason === 'too_many_attempts')).toHaveLength(4);
+    // Attempts do not use the token up; redeeming does, once.
+    const redeemed = await Promise.all([tokens.redeemToken('test', token), tokens.redeemToken('test', token)]);
+    expect(redeemed.filter((result) => result.ok)).toHaveLength(1);
+    expect(await tokens.attemptToken('test', token)).toEqual({ ok: false, reason: 'used' });
+    expect(await tokens.attemptToken('test', 'unknown')).toEqual({ ok: false, reason: 'unknown' });
+    const other = await tokens.issueToken({ ...base, identifier: 'bob@example.com', projectId: server.projectId });
+    server.clock.advance(60_001);
+    expect(await tokens.attemptToken('test', other.token)).toEqual({ ok: false, reason: 'expired' });
+  });
 });

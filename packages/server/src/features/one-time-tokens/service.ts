@@ -36,10 +36,15 @@ export class OneTimeTokens {
     private readonly codeKey: Uint8Array,
   ) {}
 
-  /** Issues a link token; earlier unused ones of the same purpose for the same identifier stop working. */
-  async issueToken(input: IssueInput): Promise<{ id: string; token: string; expiresAt: number }> {
+  /**
+   * Issues a link token; earlier unused ones of the same purpose for the same identifier stop working.
+   * `maxAttempts` bounds `attemptToken` calls (a token that guards a further check, like an MFA step).
+   */
+  async issueToken(
+    input: IssueInput & { maxAttempts?: number },
+  ): Promise<{ id: string; token: string; expiresAt: number }> {
     const token = randomToken(32);
-    const row = await this.insert(input, sha256(token), 1);
+    const row = await this.insert(input, sha256(token), input.maxAttempts ?? 1);
     return { id: row.id, token, expiresAt: row.expires_at };
   }
 
@@ -86,7 +91,15 @@ export class OneTimeTokens {
       .where('used_at', 'is', null)
       .where('attempts', '<', sql<number>`max_attempts`)
       .executeTakeFirst();
-    if (Number(counted.numUpdatedRows) !== 1) return { ok: false, reason: 'too_many_attempts' };
+    if (Number(counted.numUpdatedRows) !== 1) {
+      // Either the tries are spent or a parallel request has just used the code.
+      const current = await this.db
+        .selectFrom('one_time_tokens')
+        .select('used_at')
+        .where('id', '=', row.id)
+        .executeTakeFirst();
+      return { ok: false, reason: current?.used_at === null ? 'too_many_attempts' : 'used' };
+    }
     if (!constantTimeEqual(this.codeHash(input.projectId, input.purpose, input.code), row.secret_hash)) {
       return { ok: false, reason: 'unknown' };
     }
@@ -108,6 +121,32 @@ export class OneTimeTokens {
       .where('purpose', '=', purpose)
       .where('used_at', 'is', null)
       .execute();
+  }
+
+  /**
+   * Counts one attempt against a live link token without using it up, for a token that guards a further check
+   * (`redeemToken` uses it once that check passes). The count is a conditional UPDATE, so parallel attempts
+   * never exceed `max_attempts`.
+   */
+  async attemptToken(purpose: string, token: string): Promise<RedeemResult> {
+    const row = await this.db
+      .selectFrom('one_time_tokens')
+      .selectAll()
+      .where('secret_hash', '=', sha256(token))
+      .where('purpose', '=', purpose)
+      .executeTakeFirst();
+    if (!row) return { ok: false, reason: 'unknown' };
+    if (row.used_at !== null) return { ok: false, reason: 'used' };
+    if (row.expires_at <= this.clock.now()) return { ok: false, reason: 'expired' };
+    const counted = await this.db
+      .updateTable('one_time_tokens')
+      .set({ attempts: sql`attempts + 1` })
+      .where('id', '=', row.id)
+      .where('used_at', 'is', null)
+      .where('attempts', '<', sql<number>`max_attempts`)
+      .executeTakeFirst();
+    if (Number(counted.numUpdatedRows) !== 1) return { ok: false, reason: 'too_many_attempts' };
+    return { ok: true, row, data: JSON.parse(row.data) as Record<string, unknown> };
   }
 
   private async consume(row: OneTimeTokenRow): Promise<RedeemResult> {

@@ -27,6 +27,7 @@ export function toOutboxMessage(row: OutboxRow): OutboxMessage {
     last_error: row.last_error,
     created_at: new Date(Number(row.created_at)).toISOString(),
     sent_at: iso(row.sent_at),
+    channel: row.channel,
   };
 }
 

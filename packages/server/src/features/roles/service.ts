@@ -21,6 +21,7 @@ export function toRole(row: RoleRow): Role {
     permissions: JSON.parse(row.permissions) as string[],
     built_in: BUILT_IN.has(row.name),
     created_at: new Date(Number(row.created_at)).toISOString(),
+    mfa_required: Number(row.mfa_required) === 1,
   };
 }
 
@@ -61,6 +62,7 @@ export class RoleService {
       description: body.description ?? null,
       permissions: JSON.stringify(body.permissions),
       created_at: this.clock.now(),
+      mfa_required: body.mfa_required ? 1 : 0,
     };
     if (!(await store.insertRole(this.db, row))) {
       throw new AuthError('RECORD_NOT_UNIQUE', `A role named ${body.name} already exists.`);
@@ -93,6 +95,7 @@ export class RoleService {
       await store.updateRole(trx, row.id, {
         ...(body.description !== undefined ? { description: body.description } : {}),
         ...(body.permissions ? { permissions: JSON.stringify(body.permissions) } : {}),
+        ...(body.mfa_required !== undefined ? { mfa_required: body.mfa_required ? 1 : 0 } : {}),
       });
       return { row: (await store.findRoleById(trx, caller.projectId, id)) as RoleRow, before };
     });
@@ -100,7 +103,12 @@ export class RoleService {
       event: 'role.updated',
       actorId: caller.actorId ?? caller.userId,
       ...meta,
-      details: { role: role.row.name, before: role.before, after: JSON.parse(role.row.permissions) },
+      details: {
+        role: role.row.name,
+        before: role.before,
+        after: JSON.parse(role.row.permissions),
+        ...(body.mfa_required !== undefined ? { mfa_required: body.mfa_required } : {}),
+      },
     });
     return toRole(role.row);
   }

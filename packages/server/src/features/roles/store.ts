@@ -24,7 +24,7 @@ export async function insertRole(db: Executor, role: RoleRow): Promise<boolean> 
 export async function updateRole(
   db: Executor,
   id: string,
-  values: { description?: string | null; permissions?: string },
+  values: { description?: string | null; permissions?: string; mfa_required?: number },
 ): Promise<void> {
   await db.updateTable('roles').set(values).where('id', '=', id).execute();
 }

@@ -36,6 +36,7 @@ export function toPublicUser(row: UserProfile): User {
     status: row.status,
     role: row.role,
     email_verified: row.email_verified_at !== null,
+    phone: row.phone_verified_at === null ? null : row.phone,
     provider: row.provider,
     last_access: row.last_access === null ? null : iso(row.last_access),
     created_at: iso(row.created_at),
@@ -74,6 +75,8 @@ export function newUserRow(input: {
     status: 'active',
     provider: 'default',
     last_access: null,
+    phone: null,
+    phone_verified_at: null,
     created_at: input.now,
     updated_at: input.now,
   };

@@ -32,6 +32,8 @@ export const PROFILE_COLUMNS = [
   'users.status',
   'users.provider',
   'users.last_access',
+  'users.phone',
+  'users.phone_verified_at',
   'users.created_at',
   'users.updated_at',
 ] as const;
