@@ -1,10 +1,41 @@
-import type { AuthResult, Session, SignupBody, UpdateMeBody, User } from '@gatehouse/protocol';
+import type {
+  ActivateBody,
+  ActivateFactorResult,
+  AuthResult,
+  CodeCheckBody,
+  CodeGenerateBody,
+  EmailEnrolment,
+  MagicLinkResult,
+  MfaChallengeResult,
+  MfaStatus,
+  MfaVerifyBody,
+  Session,
+  SignupBody,
+  TotpEnrolment,
+  UpdateMeBody,
+  User,
+} from '@gatehouse/protocol';
 import { type LockManagerLike, TabCoordinator, type TabMessage } from './cross-tab.js';
 import { type AnyGatehouseError, errorFromResponse, GatehouseError } from './errors.js';
 import { memoryStorage, type StoredTokens, type TokenStorage } from './storage.js';
 
 export type AuthMode = 'json' | 'cookie' | 'session';
-export type { AuthResult, Session, SignupBody, UpdateMeBody, User };
+export type {
+  ActivateBody,
+  ActivateFactorResult,
+  AuthResult,
+  CodeCheckBody,
+  CodeGenerateBody,
+  EmailEnrolment,
+  MagicLinkResult,
+  MfaChallengeResult,
+  MfaStatus,
+  Session,
+  SignupBody,
+  TotpEnrolment,
+  UpdateMeBody,
+  User,
+};
 
 export interface ClientOptions {
   /** Where Gatehouse answers, e.g. `https://auth.example.com`. */
@@ -300,14 +331,14 @@ export class GatehouseClient {
     await this.request('/auth/email/verify', { method: 'POST', body: { token }, auth: 'none' });
   }
 
-  /** Sends a sign-in link by e-mail. */
-  async sendMagicLink(email: string, options: { redirect?: string } = {}): Promise<void> {
+  /** Sends a sign-in link by e-mail (always succeeds, whether or not the account exists). */
+  async sendMagicLink(email: string, options: { redirect?: string; url?: string } = {}): Promise<void> {
     await this.request('/auth/magic-link', { method: 'POST', body: { email, ...options }, auth: 'none' });
   }
 
-  /** Signs in with the token from a magic link. */
-  async verifyMagicLink(token: string): Promise<AuthResult> {
-    const result = await this.request<AuthResult>('/auth/magic-link/verify', {
+  /** Signs in with the token from a magic link; the answer carries the `redirect` given when it was requested. */
+  async verifyMagicLink(token: string): Promise<MagicLinkResult> {
+    const result = await this.request<MagicLinkResult>('/auth/magic-link/verify', {
       method: 'POST',
       body: { token, mode: this.mode },
       auth: 'none',
@@ -316,39 +347,76 @@ export class GatehouseClient {
     return result;
   }
 
-  /** Sends an activation or sign-in code (`channel`: email, sms or push). */
-  async generateCode(body: { email?: string; phone?: string; channel?: 'email' | 'sms' | 'push' }): Promise<void> {
+  /**
+   * Sends a one-time code to an e-mail address or a verified phone number (`identifier`), over `channel`, to sign
+   * in (`purpose: 'login'`) or to confirm the address (`'activate'`). Always succeeds.
+   */
+  async generateCode(body: CodeGenerateBody): Promise<void> {
     await this.request('/auth/code/generate', { method: 'POST', body, auth: 'none' });
   }
 
-  /** Checks a code without using it up. */
-  checkCode<T = unknown>(body: { email?: string; phone?: string; code: string }): Promise<T> {
-    return this.request<T>('/auth/code/check', { method: 'POST', body, auth: 'none' });
+  /** Checks a code without using it up (it counts as one of the code's tries); fails with a registry code. */
+  async checkCode(body: CodeCheckBody): Promise<void> {
+    await this.request('/auth/code/check', { method: 'POST', body, auth: 'none' });
   }
 
-  /** Activates an account with a code. */
-  activateUser<T = unknown>(body: { email?: string; phone?: string; code: string }): Promise<T> {
-    return this.request<T>('/auth/activate', { method: 'POST', body, auth: 'none' });
+  /** Uses an activation code: the address it was sent to is confirmed. */
+  async activateUser(body: ActivateBody): Promise<void> {
+    await this.request('/auth/activate', { method: 'POST', body, auth: 'none' });
   }
 
-  /** Asks for a second-factor challenge (e.g. an e-mailed code) for the `mfa_token` of an `INVALID_OTP` answer. */
-  mfaChallenge<T = unknown>(mfaToken: string, factor?: string): Promise<T> {
-    return this.request<T>('/auth/mfa/challenge', {
+  /** Signs in with a sign-in code (`purpose: 'login'`). */
+  async signInWithCode(body: { identifier: string; code: string }): Promise<AuthResult> {
+    const result = await this.request<AuthResult>('/auth/code/login', {
       method: 'POST',
-      body: { mfa_token: mfaToken, factor },
-      auth: 'none',
-    });
-  }
-
-  /** Finishes a sign-in that needed a second factor. */
-  async mfaVerify(mfaToken: string, code: string): Promise<AuthResult> {
-    const result = await this.request<AuthResult>('/auth/mfa/verify', {
-      method: 'POST',
-      body: { mfa_token: mfaToken, code, mode: this.mode },
+      body: { ...body, mode: this.mode },
       auth: 'none',
     });
     await this.setSession(result);
     return result;
+  }
+
+  /** Mails an e-mail code for the sign-in that an `INVALID_OTP` answer's `mfa_token` stands for. */
+  mfaChallenge(mfaToken: string): Promise<MfaChallengeResult> {
+    return this.request<MfaChallengeResult>('/auth/mfa/challenge', {
+      method: 'POST',
+      body: { mfa_token: mfaToken, method: 'email' },
+      auth: 'none',
+    });
+  }
+
+  /** Finishes a sign-in that needed a second factor: a TOTP, e-mail or recovery code. */
+  async mfaVerify(mfaToken: string, method: MfaVerifyBody['method'], code: string): Promise<AuthResult> {
+    const result = await this.request<AuthResult>('/auth/mfa/verify', {
+      method: 'POST',
+      body: { mfa_token: mfaToken, method, code, mode: this.mode },
+      auth: 'none',
+    });
+    await this.setSession(result);
+    return result;
+  }
+
+  /** The caller's second factors. */
+  getMfaStatus(): Promise<MfaStatus> {
+    return this.request<MfaStatus>('/users/me/mfa');
+  }
+
+  /** Starts a TOTP enrolment: a secret, its otpauth URL and a QR code; confirm it with `activateMfaFactor`. */
+  enrolTotp(): Promise<TotpEnrolment> {
+    return this.request<TotpEnrolment>('/users/me/mfa/totp', { method: 'POST', body: {} });
+  }
+
+  /** Starts an e-mail-code enrolment: a code goes to the caller's address. */
+  enrolEmailFactor(): Promise<EmailEnrolment> {
+    return this.request<EmailEnrolment>('/users/me/mfa/email', { method: 'POST', body: {} });
+  }
+
+  /** Confirms a pending factor with one valid code; the first factor answers the recovery codes, once. */
+  activateMfaFactor(factorId: string, code: string): Promise<ActivateFactorResult> {
+    return this.request<ActivateFactorResult>('/users/me/mfa/activate', {
+      method: 'POST',
+      body: { factor_id: factorId, code },
+    });
   }
 
   /** The URL that starts an OAuth/OIDC sign-in with `provider`; navigate the browser there. */
