@@ -8,7 +8,8 @@ import { NullableString, StringEnum } from './schemas.js';
  */
 export const AUDIT_EVENTS = {
   'auth.signup': 'An account was created by sign-up; failure reason: email_taken (the caller was answered as usual).',
-  'auth.login': 'A sign-in attempt; failure reasons: unknown_user, wrong_password, suspended, not_active.',
+  'auth.login':
+    'A sign-in attempt; failure reasons: unknown_user, wrong_password, suspended, not_active, email_not_verified.',
   'auth.logout': 'A session was ended by its owner (sign-out).',
   'auth.logout_all': 'Every session of the user was ended by the user.',
   'auth.refresh_reuse': 'A rotated refresh token was presented again after the grace window; its session was revoked.',
@@ -60,6 +61,11 @@ export const AUDIT_EVENTS = {
   'mfa.recovery_code_used': 'A recovery code was used (at sign-in or as proof); the user is notified by e-mail.',
   'auth.mfa':
     'A second-factor check at sign-in or for a change; failure reasons: wrong_code, locked, too_many_attempts, expired, used, setup_required.',
+  'auth.email_verification_requested':
+    'A verification mail was asked for; failure reasons (no mail, answered as usual): unknown_user, not_active, already_verified, cool_down, verification_off.',
+  'user.email_verified': "A verification link confirmed the account's e-mail address.",
+  'auth.password_reset_requested':
+    'A password reset mail was asked for; failure reasons (no mail, answered as usual): unknown_user, not_active, cool_down.',
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

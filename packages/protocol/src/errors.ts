@@ -77,9 +77,15 @@ export const ERROR_CODES = {
     description:
       'The project or the role requires a second factor and the account has none; `extensions.setup_token` admits only the MFA enrolment routes.',
   },
+  EMAIL_NOT_VERIFIED: {
+    status: 401,
+    description:
+      'The password is right but the project requires a verified e-mail address first; request a verification mail.',
+  },
   REAUTHENTICATION_REQUIRED: {
     status: 403,
-    description: "The action needs a recent sign-in (the token's `auth_time`); sign in again and retry.",
+    description:
+      "The action needs a recent sign-in (the token's `auth_time`), or the password where the route takes one: sign in again and retry.",
   },
 } as const satisfies Record<string, { status: number; description: string }>;
 

@@ -3,6 +3,7 @@ export * from './audit.js';
 export * from './email-templates.js';
 export * from './errors.js';
 export * from './invitations.js';
+export * from './lifecycle.js';
 export * from './mail.js';
 export * from './mfa.js';
 export * from './passkeys.js';

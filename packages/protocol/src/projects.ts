@@ -5,6 +5,11 @@ import { StringEnum } from './schemas.js';
 export const SignupPolicy = StringEnum(['open', 'invite_only', 'closed']);
 /** Second factors: off, offered to users, or required of admins (any role holding `*`), or of everyone. */
 export const MfaPolicy = StringEnum(['off', 'optional', 'required_for_admins', 'required']);
+/**
+ * E-mail verification: no mail at sign-up (`off`), a verification mail at sign-up (`optional`), or that mail and
+ * no sign-in with a password until the address is verified (`required`).
+ */
+export const EmailVerificationPolicy = StringEnum(['off', 'optional', 'required']);
 
 const Seconds = (description: string) => Type.Union([Type.Integer({ minimum: 60 }), Type.Null()], { description });
 
@@ -20,6 +25,9 @@ export const ProjectSettings = Type.Object({
     /** Refuse a password that contains the account's e-mail local part (case-insensitive). */
     forbid_email: Type.Boolean(),
   }),
+  email_verification: EmailVerificationPolicy,
+  /** Mail the user when they sign in with a password from a browser or app not seen on their account lately. */
+  new_sign_in_notice: Type.Boolean(),
 });
 export type ProjectSettings = Static<typeof ProjectSettings>;
 
@@ -39,6 +47,8 @@ export const UpdateProjectSettingsBody = Type.Object(
         { additionalProperties: false, minProperties: 1 },
       ),
     ),
+    email_verification: Type.Optional(EmailVerificationPolicy),
+    new_sign_in_notice: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false, minProperties: 1 },
 );

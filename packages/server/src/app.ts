@@ -7,6 +7,7 @@ import { createJwtVerifier } from './crypto/jwt.js';
 import type { PasswordParams } from './crypto/password.js';
 import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
+import { AccountLifecycle, BackgroundTasks, lifecycleRoutes } from './features/account-lifecycle/index.js';
 import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE, sendTokens } from './features/auth/index.js';
@@ -67,6 +68,8 @@ export interface Gatehouse {
   webhookDelivery: WebhookDeliveryWorker;
   mailer: Mailer;
   passkeys: PasskeyService;
+  /** E-mail verification, password reset and change, sign-in notices, self-deletion; `settled()` awaits its mail. */
+  lifecycle: AccountLifecycle;
   projectId: string;
   /** Every route with the access it declares (for the authorization tests and the docs). */
   routes: readonly DeclaredRoute[];
@@ -115,26 +118,12 @@ export async function buildApp(config: Config, database: Database, options: Buil
     refreshTokenTtl: config.refreshTokenTtl,
     sessionCookieTtl: config.sessionCookieTtl,
   });
-  const auth: AuthService = new AuthService({
-    db,
-    clock,
-    config,
-    projectId,
-    keyRing,
-    verifier,
-    sessions,
-    passwordParams,
-    audit,
-    settings,
-    // The MFA service is built below (it needs the mailer); this runs only at sign-in time.
-    secondFactor: { afterFirstFactor: (user, input) => mfa.afterFirstFactor(user, input) },
-  });
   const roles = new RoleService(database, clock, audit);
   const authorizer = createAuthorizer(db);
   const webhookKey = deriveKey(config.secret, 'webhooks');
   const webhooks = new WebhookService({ db, clock, audit, sealKey: webhookKey, production: config.production });
   audit.onAppend(webhooks.enqueue);
-  const adminUsers = new AdminUserService({
+  const adminUsers: AdminUserService = new AdminUserService({
     database,
     clock,
     sessions,
@@ -190,6 +179,42 @@ export async function buildApp(config: Config, database: Database, options: Buil
     app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
   }
   const templates = new EmailTemplateService(db, clock, audit);
+  const lifecycle: AccountLifecycle = new AccountLifecycle(
+    {
+      database,
+      clock,
+      mailer,
+      templates,
+      audit,
+      settings,
+      sessions,
+      tokens: new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes')),
+      passwordParams,
+      background: new BackgroundTasks(app.log),
+      publicUrl: config.publicUrl,
+      passwordResetTtl: config.passwordResetTtl,
+      passwordResetUrlAllowList: config.passwordResetUrlAllowList,
+      emailVerificationTtl: config.emailVerificationTtl,
+      emailVerificationUrlAllowList: config.emailVerificationUrlAllowList,
+      newSignInLookback: config.newSignInLookback,
+    },
+    (caller, meta) => adminUsers.removeOwn(caller, meta),
+  );
+  const auth: AuthService = new AuthService({
+    db,
+    clock,
+    config,
+    projectId,
+    keyRing,
+    verifier,
+    sessions,
+    passwordParams,
+    audit,
+    settings,
+    accountEvents: lifecycle.events(),
+    // The MFA service is built below (it needs the mailer); this runs only at sign-in time.
+    secondFactor: { afterFirstFactor: (user, input) => mfa.afterFirstFactor(user, input) },
+  });
   const invitations = new InvitationService({
     db,
     clock,
@@ -310,6 +335,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     originCheck,
     reply: (reply, issued) => sendTokens(reply, issued, config.secureCookies),
   });
+  await app.register(lifecycleRoutes, { lifecycle, projectId, passwordThrottle: loginThrottle });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -342,12 +368,14 @@ export async function buildApp(config: Config, database: Database, options: Buil
     webhookDelivery,
     mailer,
     passkeys,
+    lifecycle,
     projectId,
     routes,
     async close() {
       revocations.stop();
       await webhookDelivery.stop();
       await app.close();
+      await lifecycle.settled();
       await mailer.close();
       redis?.disconnect();
     },

@@ -3,6 +3,8 @@ import {
   authentication,
   createDirectus,
   inviteUser,
+  passwordRequest,
+  passwordReset,
   readMe,
   rest,
   staticToken,
@@ -112,5 +114,34 @@ describe('@directus/sdk invitations', () => {
       .with(rest());
     await client.login('sdk-invitee@example.com', 'chosen by the invitee');
     expect(await client.request(readMe())).toMatchObject({ email: 'sdk-invitee@example.com', status: 'active' });
+  });
+});
+
+describe('@directus/sdk password reset', () => {
+  it('requests a link with passwordRequest and sets the password with passwordReset', async () => {
+    const email = 'sdk-forgetful@example.com';
+    await server.signup(email);
+    const anonymous = createDirectus(url).with(rest());
+    await anonymous.request(passwordRequest(email));
+    await anonymous.request(passwordRequest('sdk-nobody@example.com'));
+
+    // No SMTP server in this test: the link waits in the development outbox.
+    await server.lifecycle.settled();
+    const admin = await server.admin();
+    const outbox = await server.app.inject({
+      method: 'GET',
+      url: '/outbox?kind=reset_password',
+      headers: { authorization: `Bearer ${admin.accessToken}` },
+    });
+    const messages = outbox.json().data as { to: string; text: string }[];
+    expect(messages.map((message) => message.to)).toEqual([email]);
+    const token = new URL(/(http\S+)/.exec(messages[0]?.text ?? '')?.[1] ?? '').searchParams.get('token') ?? '';
+
+    await anonymous.request(passwordReset(token, 'chosen after forgetting'));
+    const client = createDirectus(url)
+      .with(authentication('json', { autoRefresh: false }))
+      .with(rest());
+    await client.login(email, 'chosen after forgetting');
+    expect(await client.request(readMe())).toMatchObject({ email, email_verified: true });
   });
 });

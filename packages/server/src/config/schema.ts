@@ -234,8 +234,9 @@ export const CONFIG_SCHEMA = {
   passwordResetUrlAllowList: {
     env: 'GATEHOUSE_PASSWORD_RESET_URL_ALLOW_LIST',
     default: '',
-    description: 'Comma-separated URLs a password reset link may point to.',
-    parse: list(),
+    description:
+      'Comma-separated URL prefixes a password reset link (`reset_url`) may point to; links under the public URL are always allowed.',
+    parse: urlList(),
   },
   inviteUrlAllowList: {
     env: 'GATEHOUSE_INVITE_URL_ALLOW_LIST',
@@ -321,6 +322,32 @@ export const CONFIG_SCHEMA = {
     default: 'info',
     description: 'fatal, error, warn, info, debug, trace or silent.',
     parse: oneOf(LOG_LEVELS),
+  },
+  passwordResetTtl: {
+    env: 'GATEHOUSE_PASSWORD_RESET_TTL',
+    default: '1h',
+    description: 'How long a password reset link works (once).',
+    parse: duration(60_000),
+  },
+  emailVerificationTtl: {
+    env: 'GATEHOUSE_EMAIL_VERIFICATION_TTL',
+    default: '24h',
+    description: 'How long an e-mail verification link works (once).',
+    parse: duration(60_000),
+  },
+  emailVerificationUrlAllowList: {
+    env: 'GATEHOUSE_EMAIL_VERIFICATION_URL_ALLOW_LIST',
+    default: '',
+    description:
+      'Comma-separated URL prefixes a verification link (`verification_url`) may point to; links under the public URL are always allowed.',
+    parse: urlList(),
+  },
+  newSignInLookback: {
+    env: 'GATEHOUSE_NEW_SIGN_IN_LOOKBACK',
+    default: '30d',
+    description:
+      "A password sign-in from a user agent not seen in any of the account's sessions for this long mails a new sign-in notice (project setting `new_sign_in_notice`).",
+    parse: duration(60_000),
   },
   nodeEnv: {
     env: 'NODE_ENV',

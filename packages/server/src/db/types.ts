@@ -270,6 +270,13 @@ export interface MfaLockoutsTable {
   locked_until: Millis;
 }
 
+/** A revoked session whose row is gone with its user (see migration 007); kept as long as its tokens could live. */
+export interface SessionRevocationsTable {
+  session_id: string;
+  project_id: string;
+  revoked_at: Millis;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -296,6 +303,7 @@ export interface Tables {
   mfa_factors: MfaFactorsTable;
   recovery_codes: RecoveryCodesTable;
   mfa_lockouts: MfaLockoutsTable;
+  session_revocations: SessionRevocationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

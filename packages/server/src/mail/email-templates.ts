@@ -167,6 +167,140 @@ If this was not you, sign in, change your password and generate new recovery cod
       ]),
     },
   },
+  verify_email: {
+    description: 'Confirms that an address belongs to the account (sent at sign-up and on request).',
+    variables: {
+      link: 'the verification link, token included',
+      site: 'the host of the public URL',
+      expires_at: 'when the link stops working (UTC)',
+    },
+    sample: {
+      link: 'https://auth.example.com/ui/verify-email?token=sample',
+      site: 'auth.example.com',
+      expires_at: 'Tue, 01 Dec 2026 12:00:00 GMT',
+    },
+    default: {
+      subject: 'Confirm your e-mail address for {{site}}',
+      text: `Hello,
+
+Please confirm that this address belongs to your account at {{site}}:
+{{link}}
+
+The link works once and expires {{expires_at}}. If you did not create an account, you can ignore this message.
+`,
+      html: page([
+        'Hello,',
+        'Please confirm that this address belongs to your account at {{site}}.',
+        '<a href="{{link}}">Confirm my e-mail address</a>',
+        'The link works once and expires {{expires_at}}. If you did not create an account, you can ignore this message.',
+      ]),
+    },
+  },
+  reset_password: {
+    description: 'A link to choose a new password, sent on request.',
+    variables: {
+      link: 'the reset link, token included',
+      site: 'the host of the public URL',
+      expires_at: 'when the link stops working (UTC)',
+    },
+    sample: {
+      link: 'https://auth.example.com/ui/reset-password?token=sample',
+      site: 'auth.example.com',
+      expires_at: 'Tue, 01 Dec 2026 12:00:00 GMT',
+    },
+    default: {
+      subject: 'Reset your password for {{site}}',
+      text: `Hello,
+
+Someone (hopefully you) asked to reset the password of your account at {{site}}. Choose a new password here:
+{{link}}
+
+The link works once and expires {{expires_at}}. Using it signs you out everywhere. If you did not ask for this, ignore this message: your password stays as it is.
+`,
+      html: page([
+        'Hello,',
+        'Someone (hopefully you) asked to reset the password of your account at {{site}}.',
+        '<a href="{{link}}">Choose a new password</a>',
+        'The link works once and expires {{expires_at}}. Using it signs you out everywhere. If you did not ask for this, ignore this message: your password stays as it is.',
+      ]),
+    },
+  },
+  password_changed: {
+    description: "Tells the owner that the account's password was changed or reset.",
+    variables: {
+      site: 'the host of the public URL',
+      time: 'when it happened (UTC)',
+      via: '`reset` (by a mailed link) or `change` (signed in, with the old password)',
+    },
+    sample: { site: 'auth.example.com', time: 'Tue, 01 Dec 2026 12:00:00 GMT', via: 'reset' },
+    default: {
+      subject: 'Your password for {{site}} was changed',
+      text: `Hello,
+
+The password of your account at {{site}} was changed on {{time}}. Other sessions have been signed out.
+
+If this was not you, reset your password right away and contact the site's administrators.
+`,
+      html: page([
+        'Hello,',
+        'The password of your account at {{site}} was changed on {{time}}. Other sessions have been signed out.',
+        "If this was not you, reset your password right away and contact the site's administrators.",
+      ]),
+    },
+  },
+  new_sign_in: {
+    description: 'Tells the owner about a password sign-in from a browser or app not seen on the account lately.',
+    variables: {
+      site: 'the host of the public URL',
+      time: 'when it happened (UTC)',
+      device: 'the browser and system, as far as the user agent tells (approximate)',
+      ip: 'the IP address the sign-in came from',
+    },
+    sample: {
+      site: 'auth.example.com',
+      time: 'Tue, 01 Dec 2026 12:00:00 GMT',
+      device: 'Firefox on Linux',
+      ip: '203.0.113.7',
+    },
+    default: {
+      subject: 'New sign-in to your account at {{site}}',
+      text: `Hello,
+
+Your account at {{site}} was just signed in to:
+
+Time: {{time}}
+Device: {{device}}
+IP address: {{ip}}
+
+If this was you, there is nothing to do. If not, change your password right away; that signs out every other session.
+`,
+      html: page([
+        'Hello,',
+        'Your account at {{site}} was just signed in to:',
+        'Time: {{time}}<br>Device: {{device}}<br>IP address: {{ip}}',
+        'If this was you, there is nothing to do. If not, change your password right away; that signs out every other session.',
+      ]),
+    },
+  },
+  account_deleted: {
+    description: 'Confirms that the owner deleted their account.',
+    variables: { site: 'the host of the public URL', time: 'when it happened (UTC)' },
+    sample: { site: 'auth.example.com', time: 'Tue, 01 Dec 2026 12:00:00 GMT' },
+    default: {
+      subject: 'Your account at {{site}} was deleted',
+      text: `Hello,
+
+Your account at {{site}} was deleted on {{time}}, as you asked. Every session has been signed out.
+
+If this was not you, contact the site's administrators.
+`,
+      html: page([
+        'Hello,',
+        'Your account at {{site}} was deleted on {{time}}, as you asked. Every session has been signed out.',
+        "If this was not you, contact the site's administrators.",
+      ]),
+    },
+  },
 } as const satisfies Record<string, TemplateKind>;
 
 export type TemplateKindName = keyof typeof TEMPLATE_KINDS;

@@ -2,7 +2,17 @@
  * What the mailer sends. Kinds name the flow a message belongs to (`invitation` now; verification, reset, magic
  * link and codes later), so the outbox can be filtered and templates chosen per kind.
  */
-export type MailKind = 'invitation' | 'magic_link' | 'code' | 'mfa_code' | 'recovery_code_used';
+export type MailKind =
+  | 'invitation'
+  | 'magic_link'
+  | 'code'
+  | 'mfa_code'
+  | 'recovery_code_used'
+  | 'verify_email'
+  | 'reset_password'
+  | 'password_changed'
+  | 'new_sign_in'
+  | 'account_deleted';
 
 /** How a message travels: e-mail through SMTP, or a text message posted to the SMS or push webhook gateway. */
 export type MessageChannel = 'email' | 'sms' | 'push';

@@ -8,6 +8,7 @@ import { buildApp, type Gatehouse } from '../app.js';
 import { type Config, loadConfig } from '../config/index.js';
 import type { Database } from '../db/index.js';
 import { migrate } from '../db/index.js';
+import { ensureDefaultProject } from '../features/projects/index.js';
 import { logOptions } from '../logging.js';
 import { createTestDatabase } from './database.js';
 import { FakeClock } from './fake-clock.js';
@@ -38,11 +39,24 @@ export interface TestUser {
 
 let counter = 0;
 
+export interface TestServerOptions {
+  /**
+   * What the default project's stored settings start as; null stores none, so every setting has its real
+   * default. By default only `email_verification: "off"`: nearly every test signs accounts up, and only the
+   * tests about verification want a verification mail for each.
+   */
+  projectSettings?: Record<string, unknown> | null;
+}
+
 /**
  * A Gatehouse on the test database with a fake clock, cheap argon2 parameters (the OWASP ones are covered by
- * their own test), rate limits off unless asked for, and captured logs. Requests go through `app.inject()`: no ports.
+ * their own test), rate limits and verification mail off unless asked for, and captured logs. Requests go
+ * through `app.inject()`: no ports.
  */
-export async function createTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function createTestServer(
+  env: Record<string, string> = {},
+  options: TestServerOptions = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
   const testDatabase = await createTestDatabase();
   const config = loadConfig({
@@ -68,6 +82,16 @@ export async function createTestServer(env: Record<string, string> = {}): Promis
   });
   const logger = pino(logOptions(config.logLevel) as pino.LoggerOptions, sink);
   await migrate(testDatabase.database);
+  const projectSettings =
+    options.projectSettings === undefined ? { email_verification: 'off' } : options.projectSettings;
+  if (projectSettings !== null) {
+    const projectId = await ensureDefaultProject(testDatabase.database.db, clock.now());
+    await testDatabase.database.db
+      .updateTable('projects')
+      .set({ settings: JSON.stringify(projectSettings) })
+      .where('id', '=', projectId)
+      .execute();
+  }
   const gatehouse = await buildApp(config, testDatabase.database, {
     clock,
     logger,

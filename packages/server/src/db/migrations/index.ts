@@ -5,6 +5,7 @@ import * as adminAudit from './002-admin-audit.js';
 import * as mailInvitations from './003-mail-invitations.js';
 import * as webhooks from './004-webhooks.js';
 import * as oneTimeTokens from './006-one-time-tokens.js';
+import * as lifecycle from './007-lifecycle.js';
 import * as passwordless from './008-passwordless.js';
 import * as emailTemplates from './009-email-templates.js';
 import * as mfa from './010-mfa.js';
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '008-passwordless', up: passwordless.up },
   { name: '011-passkeys', up: passkeys.up },
   { name: '010-mfa', up: mfa.up },
+  { name: '007-lifecycle', up: lifecycle.up },
 ];

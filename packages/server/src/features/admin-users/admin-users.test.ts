@@ -336,7 +336,7 @@ describe('POST /users', () => {
       language: 'en-US',
       role: 'user',
       status: 'active',
-      email_verified: false,
+      email_verified: true,
     });
     expect((await server.login(email.toLowerCase())).statusCode).toBe(200);
     const [event] = await events('user.created', data.id);

@@ -140,6 +140,8 @@ export class AdminUserService {
       passwordHash: password === undefined ? null : await hashPassword(password, passwordParams),
       role,
       now: clock.now(),
+      // The admin vouches for the address; a later change of it is unverified again.
+      emailVerifiedAt: clock.now(),
       profile,
     });
     row.status = status ?? 'active';
@@ -224,20 +226,11 @@ export class AdminUserService {
   async remove(caller: Caller, id: string, meta: RequestMeta): Promise<Result<void>> {
     const key = userKey(id);
     if (!key) return refuse('not_found');
-    const outcome = await this.guarded(caller.projectId, async (trx, roles) => {
-      const target = await store.findUserInProject(trx, caller.projectId, key);
-      if (!target) return refuse('not_found');
-      if (!coversAdministrative(caller.permissions, roles.get(target.role) ?? [])) return refuse('outranked');
-      if (target.status === 'active' && grantsAll(roles.get(target.role))) {
-        const others = await store.countActiveWithRoles(trx, caller.projectId, adminRoles(roles), target.id);
-        if (others === 0) return refuse('last_admin');
-      }
-      const sessionIds = await store.deleteUserInProject(trx, caller.projectId, target.id);
-      return ok({ target, sessionIds });
-    });
+    const outcome = await this.deleteGuarded(caller.projectId, key, (target, roles) =>
+      coversAdministrative(caller.permissions, roles.get(target.role) ?? []) ? null : 'outranked',
+    );
     if (!outcome.ok) return outcome;
-    const { target, sessionIds } = outcome.value;
-    this.deps.sessions.forget(sessionIds);
+    const target = outcome.value;
     await this.deps.audit.record(caller.projectId, {
       event: 'user.deleted',
       actorId: actorOf(caller),
@@ -246,6 +239,24 @@ export class AdminUserService {
       details: { email: target.email, role: target.role },
     });
     return ok(undefined);
+  }
+
+  /**
+   * Deletes the caller's own account (self-service: the caller has already proven who they are), under the same
+   * rules as `remove`: the last active user holding `*` cannot go, and every session ends at once.
+   */
+  async removeOwn(caller: Caller, meta: RequestMeta): Promise<Result<UserProfile>> {
+    const outcome = await this.deleteGuarded(caller.projectId, caller.userId, () => null);
+    if (!outcome.ok) return outcome;
+    const target = outcome.value;
+    await this.deps.audit.record(caller.projectId, {
+      event: 'user.deleted',
+      actorId: target.id,
+      subjectId: target.id,
+      ...meta,
+      details: { email: target.email, role: target.role, self: true },
+    });
+    return ok(target);
   }
 
   async sessionsOf(projectId: string, id: string): Promise<Result<SessionRow[]>> {
@@ -328,6 +339,34 @@ export class AdminUserService {
     const roles = await store.rolePermissions(this.deps.database.db, caller.projectId);
     if (!coversAdministrative(caller.permissions, roles.get(target.role) ?? [])) return refuse('outranked');
     return ok(target);
+  }
+
+  /**
+   * Deletes a user, and with them (foreign keys) their sessions, refresh tokens and one-time tokens, unless
+   * `refusal` objects or they are the project's last active admin. Their sessions are revoked in the same
+   * transaction, before the rows go, through SessionService: every node stops their tokens at once.
+   */
+  private async deleteGuarded(
+    projectId: string,
+    key: string,
+    refusal: (target: UserProfile, roles: Map<string, string[]>) => Refusal | null,
+  ): Promise<Result<UserProfile>> {
+    const outcome = await this.guarded(projectId, async (trx, roles) => {
+      const target = await store.findUserInProject(trx, projectId, key);
+      if (!target) return refuse('not_found');
+      const refused = refusal(target, roles);
+      if (refused) return refuse(refused);
+      if (target.status === 'active' && grantsAll(roles.get(target.role))) {
+        const others = await store.countActiveWithRoles(trx, projectId, adminRoles(roles), target.id);
+        if (others === 0) return refuse('last_admin');
+      }
+      const sessionIds = await this.deps.sessions.endForDeletion(trx, target.id);
+      await store.deleteUserInProject(trx, projectId, target.id);
+      return ok({ target, sessionIds });
+    });
+    if (!outcome.ok) return outcome;
+    this.deps.sessions.forget(outcome.value.sessionIds);
+    return ok(outcome.value.target);
   }
 
   /** Runs `work` in a transaction that holds the project's admin lock, with the project's roles at hand. */

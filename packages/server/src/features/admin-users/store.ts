@@ -117,16 +117,9 @@ export async function updateUserInProject(
   await db.updateTable('users').set(values).where('id', '=', id).where('project_id', '=', projectId).execute();
 }
 
-/** Deletes a user (their sessions and refresh tokens go with them); answers the ids of their live sessions. */
-export async function deleteUserInProject(db: Executor, projectId: string, id: string): Promise<string[]> {
-  const sessions = await db
-    .selectFrom('sessions')
-    .select('id')
-    .where('user_id', '=', id)
-    .where('revoked_at', 'is', null)
-    .execute();
+/** Deletes a user; sessions, refresh tokens and one-time tokens go with them (foreign keys). */
+export async function deleteUserInProject(db: Executor, projectId: string, id: string): Promise<void> {
   await db.deleteFrom('users').where('id', '=', id).where('project_id', '=', projectId).execute();
-  return sessions.map((row) => row.id);
 }
 
 /** True when a write failed on a unique constraint (the e-mail of a project), on either dialect. */

@@ -53,6 +53,19 @@ export interface SecondFactorGate {
 /** Lifetime of the setup token MFA_SETUP_REQUIRED hands out (it admits only the MFA enrolment routes). */
 const SETUP_TOKEN_TTL = 10 * 60 * 1000;
 
+/**
+ * What the account-lifecycle feature does around sign-up and sign-in, handed over by app.ts. Both notices run
+ * in the background: neither the answer nor its timing depends on them.
+ */
+export interface AccountEvents {
+  /** Throws INVALID_PAYLOAD when a caller-chosen verification link target is not allowed. */
+  checkVerificationUrl(url: string | undefined): void;
+  /** A new account was stored by sign-up (mails the verification link unless the project turned it off). */
+  signedUp(user: UserProfile, verificationUrl: string | undefined): void;
+  /** A password sign-in opened `session` (mails a notice when its user agent is new on the account). */
+  signedIn(user: UserProfile, session: SessionRow): void;
+}
+
 export interface AuthServiceDeps {
   db: Kysely<Tables>;
   clock: Clock;
@@ -65,6 +78,7 @@ export interface AuthServiceDeps {
   audit: AuditLog;
   settings: ProjectSettingsService;
   secondFactor?: SecondFactorGate;
+  accountEvents?: AccountEvents;
 }
 
 export class AuthService {
@@ -83,12 +97,15 @@ export class AuthService {
       );
     }
     checkPasswordPolicy(settings, body.password, normalizeEmail(body.email));
+    this.deps.accountEvents?.checkVerificationUrl(body.verification_url);
     const passwordHash = await hashPassword(body.password, passwordParams);
-    const { email: _email, password: _password, ...profile } = body;
+    const { email: _email, password: _password, verification_url: verificationUrl, ...profile } = body;
     const row = newUserRow({ projectId, email: body.email, passwordHash, role: 'user', now: clock.now(), profile });
     // Both outcomes write one event, so a taken e-mail costs the same as a new one.
     if (await insertUser(db, row)) {
       await this.deps.audit.record(projectId, { event: 'auth.signup', actorId: row.id, subjectId: row.id, ...meta });
+      const { password_hash: _hash, ...user } = row;
+      this.deps.accountEvents?.signedUp(user as UserProfile, verificationUrl);
     } else {
       const existing = await findUserByEmail(db, projectId, row.email);
       await this.deps.audit.record(projectId, {
@@ -126,6 +143,18 @@ export class AuthService {
         details: { reason, email },
       });
       throw invalidCredentials();
+    }
+    const settings = await this.deps.settings.get(projectId);
+    // Only once the password checked out, so this answer tells nothing to someone without it.
+    if (settings.email_verification === 'required' && user.email_verified_at === null) {
+      await this.deps.audit.record(projectId, {
+        event: 'auth.login',
+        outcome: 'failure',
+        subjectId: user.id,
+        ...meta,
+        details: { reason: 'email_not_verified', email },
+      });
+      throw new AuthError('EMAIL_NOT_VERIFIED', 'Verify your e-mail address before signing in.');
     }
     return this.signIn(user.id, {
       mode,
@@ -183,6 +212,8 @@ export class AuthService {
       ...input.meta,
       details: { method: input.method, mode: input.mode, session_id: session.id },
     });
+    // A notice about a browser or app new on the account, after password sign-ins (see account-lifecycle).
+    if (input.amr.includes('pwd')) this.deps.accountEvents?.signedIn(subject.user, session);
     return this.issue(subject, session, input.mode, refreshToken);
   }
 

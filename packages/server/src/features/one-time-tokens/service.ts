@@ -107,6 +107,16 @@ export class OneTimeTokens {
     return this.consume(row);
   }
 
+  /** The link token's row without using it (to check what redeeming it would do first), or undefined. */
+  async findToken(purpose: string, token: string): Promise<OneTimeTokenRow | undefined> {
+    return this.db
+      .selectFrom('one_time_tokens')
+      .selectAll()
+      .where('secret_hash', '=', sha256(token))
+      .where('purpose', '=', purpose)
+      .executeTakeFirst();
+  }
+
   /** When the newest secret of this purpose was sent to `identifier` (for resend cool-downs), or null. */
   async lastIssuedAt(projectId: string, purpose: string, identifier: string): Promise<number | null> {
     return (await this.latest(projectId, purpose, identifier))?.created_at ?? null;

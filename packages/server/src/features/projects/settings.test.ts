@@ -4,7 +4,10 @@ import { createTestServer, type TestServer, type TestUser } from '../../testing/
 let server: TestServer;
 let admin: TestUser;
 beforeEach(async () => {
-  server = await createTestServer({ GATEHOUSE_ACCESS_TOKEN_TTL: '15m', GATEHOUSE_REFRESH_TOKEN_TTL: '7d' });
+  server = await createTestServer(
+    { GATEHOUSE_ACCESS_TOKEN_TTL: '15m', GATEHOUSE_REFRESH_TOKEN_TTL: '7d' },
+    { projectSettings: null },
+  );
   admin = await server.admin();
 });
 afterEach(async () => {
@@ -31,6 +34,8 @@ describe('project settings', () => {
       refresh_token_ttl: null,
       session_cookie_ttl: null,
       password: { min_length: 8, forbid_email: false },
+      email_verification: 'optional',
+      new_sign_in_notice: true,
     });
     expect((await settings('GET', undefined, server.projectId)).json()).toEqual(bySlug.json());
     const other = await settings('GET', undefined, '00000000-0000-4000-8000-000000000000');
@@ -129,7 +134,7 @@ describe('project settings', () => {
       payload: { email: 'erin@example.com', role: 'user' },
     });
     expect(invited.statusCode).toBe(204);
-    const outbox = await server.app.inject({ method: 'GET', url: '/outbox', headers: bearer });
+    const outbox = await server.app.inject({ method: 'GET', url: '/outbox?kind=invitation', headers: bearer });
     const text = JSON.stringify(outbox.json().data);
     const token = /token=([A-Za-z0-9_-]+)/.exec(text)?.[1] ?? '';
     expect(token).not.toBe('');

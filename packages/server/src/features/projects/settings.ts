@@ -13,6 +13,8 @@ export const DEFAULT_SETTINGS: ProjectSettings = {
   refresh_token_ttl: null,
   session_cookie_ttl: null,
   password: { min_length: 8, forbid_email: false },
+  email_verification: 'optional',
+  new_sign_in_notice: true,
 };
 
 /** The server's configured lifetimes (milliseconds): the defaults, and the ceilings a project may lower. */

@@ -31,6 +31,11 @@ export class RevocationList {
     for (const id of sessionIds) this.revoked.set(id, now);
   }
 
+  /** How long a revocation is kept: as long as a token of its session could still be valid. */
+  get retention(): number {
+    return this.options.retention;
+  }
+
   get size(): number {
     return this.revoked.size;
   }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../../clock.js';
 import { hmacSha256, sha256 } from '../../crypto/hash.js';
 import { randomId, randomToken } from '../../crypto/random.js';
@@ -172,11 +172,31 @@ export class SessionService {
   }
 
   /**
+   * Ends the sessions of a user who is being deleted, inside the deleting transaction `trx`: their rows go with
+   * the user, so the revocations are recorded apart (session_revocations), where every node's poll finds them.
+   * Answers the ids; hand them to `forget` once the transaction has committed.
+   */
+  async endForDeletion(trx: Transaction<Tables>, userId: string): Promise<string[]> {
+    const now = this.clock.now();
+    return store.recordDeletedSessions(trx, { userId, now, keepSince: now - this.revocations.retention });
+  }
+
+  /**
    * Tells this node's revocation list about sessions that ended without a revoked row, because their user was
-   * deleted (the rows went with it): their tokens stop working here at once.
+   * deleted (the rows went with it): their tokens stop working here at once, and elsewhere at the next poll.
    */
   forget(sessionIds: readonly string[]): void {
     this.revocations.add(sessionIds);
+  }
+
+  /** Whether `session` is the user's first, or comes from a user agent seen on the account since `since`. */
+  async signInHistory(session: SessionRow, since: number): Promise<'first' | 'seen' | 'new'> {
+    return store.signInHistory(this.db, {
+      userId: session.user_id,
+      userAgent: session.user_agent,
+      since,
+      exceptSessionId: session.id,
+    });
   }
 
   async listActive(userId: string): Promise<SessionRow[]> {

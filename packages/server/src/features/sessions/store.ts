@@ -173,7 +173,69 @@ export async function listActiveSessions(db: Executor, userId: string, now: numb
     .execute();
 }
 
+/** Sessions revoked since `since`: revoked rows, and the recorded ids of sessions deleted with their user. */
 export async function revokedSince(db: Executor, since: number): Promise<{ id: string; revoked_at: number }[]> {
-  const rows = await db.selectFrom('sessions').select(['id', 'revoked_at']).where('revoked_at', '>=', since).execute();
+  const rows = await db
+    .selectFrom('sessions')
+    .select(['id', 'revoked_at'])
+    .where('revoked_at', '>=', since)
+    .unionAll(
+      db.selectFrom('session_revocations').select(['session_id as id', 'revoked_at']).where('revoked_at', '>=', since),
+    )
+    .execute();
   return rows.map((row) => ({ id: row.id, revoked_at: Number(row.revoked_at) }));
+}
+
+/**
+ * Records the live sessions of a user about to be deleted as revoked, in the deleting transaction, where the
+ * revocation poll finds them after their rows are gone; drops records older than `keepSince`. Answers the ids.
+ */
+export async function recordDeletedSessions(
+  db: Executor,
+  input: { userId: string; now: number; keepSince: number },
+): Promise<string[]> {
+  const live = await db
+    .selectFrom('sessions')
+    .select(['id', 'project_id'])
+    .where('user_id', '=', input.userId)
+    .where('revoked_at', 'is', null)
+    .execute();
+  await db.deleteFrom('session_revocations').where('revoked_at', '<', input.keepSince).execute();
+  if (live.length > 0) {
+    await db
+      .insertInto('session_revocations')
+      .values(live.map((row) => ({ session_id: row.id, project_id: row.project_id, revoked_at: input.now })))
+      .onConflict((conflict) => conflict.column('session_id').doNothing())
+      .execute();
+  }
+  return live.map((row) => row.id);
+}
+
+/**
+ * What a new sign-in looks like against the user's earlier sessions (revoked ones included): `first` when there
+ * are none, `seen` when one with this user agent was used since `since`, else `new`.
+ */
+export async function signInHistory(
+  db: Executor,
+  input: { userId: string; userAgent: string | null; since: number; exceptSessionId: string },
+): Promise<'first' | 'seen' | 'new'> {
+  const earlier = await db
+    .selectFrom('sessions')
+    .select('id')
+    .where('user_id', '=', input.userId)
+    .where('id', '!=', input.exceptSessionId)
+    .limit(1)
+    .executeTakeFirst();
+  if (!earlier) return 'first';
+  let query = db
+    .selectFrom('sessions')
+    .select('id')
+    .where('user_id', '=', input.userId)
+    .where('id', '!=', input.exceptSessionId)
+    .where('last_used_at', '>=', input.since)
+    // Impersonation sessions carry the admin's browser, not the user's.
+    .where('actor_id', 'is', null);
+  query =
+    input.userAgent === null ? query.where('user_agent', 'is', null) : query.where('user_agent', '=', input.userAgent);
+  return (await query.limit(1).executeTakeFirst()) ? 'seen' : 'new';
 }
