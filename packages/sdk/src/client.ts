@@ -298,7 +298,10 @@ export class GatehouseClient {
 
   // ---- flows served by the password, e-mail, passwordless, MFA, OAuth and API-key features ----------------------
 
-  /** Changes the caller's password; other sessions end. */
+  /**
+   * Changes the caller's password; the caller's other sessions end. A wrong current password fails with
+   * `INVALID_CREDENTIALS` and leaves this session signed in.
+   */
   async changePassword(currentPassword: string, password: string): Promise<void> {
     await this.request('/auth/password/change', {
       method: 'POST',
@@ -307,28 +310,47 @@ export class GatehouseClient {
     });
   }
 
-  /** Sends a password-reset e-mail (always succeeds, whether or not the account exists). */
+  /** Mails a password-reset link (always succeeds, whether or not the account exists). */
   async requestPasswordReset(email: string, resetUrl?: string): Promise<void> {
     await this.request('/auth/password/request', {
       method: 'POST',
-      body: { email, reset_url: resetUrl },
+      body: resetUrl ? { email, reset_url: resetUrl } : { email },
       auth: 'none',
     });
   }
 
-  /** Sets a new password with the token from the reset e-mail. */
+  /** Sets a new password with the token from the reset e-mail; every session of the account ends. */
   async resetPassword(token: string, password: string): Promise<void> {
     await this.request('/auth/password/reset', { method: 'POST', body: { token, password }, auth: 'none' });
   }
 
-  /** Sends the caller a verification e-mail. */
-  async requestEmailVerification(verificationUrl?: string): Promise<void> {
-    await this.request('/auth/email/verify/request', { method: 'POST', body: { verification_url: verificationUrl } });
+  /** Mails a link that verifies `email` (always succeeds; nothing is sent within the resend cool-down). */
+  async requestEmailVerification(email: string, verificationUrl?: string): Promise<void> {
+    await this.request('/auth/email/verify/request', {
+      method: 'POST',
+      body: verificationUrl ? { email, verification_url: verificationUrl } : { email },
+      auth: 'none',
+    });
   }
 
   /** Confirms an e-mail address with the token from the verification e-mail. */
   async verifyEmail(token: string): Promise<void> {
     await this.request('/auth/email/verify', { method: 'POST', body: { token }, auth: 'none' });
+  }
+
+  /**
+   * Deletes the signed-in user's account (with the password when it has one) and signs out. Without a password
+   * the server wants a sign-in less than 5 minutes old (`REAUTHENTICATION_REQUIRED`).
+   */
+  async deleteAccount(password?: string): Promise<void> {
+    await this.settled();
+    const refreshToken = this.tokens.refresh_token;
+    await this.request('/users/me', {
+      method: 'DELETE',
+      body: password === undefined ? {} : { password },
+      checkSessionOnRejection: false,
+    });
+    await this.end({ reason: 'logout' }, refreshToken);
   }
 
   /** Sends a sign-in link by e-mail (always succeeds, whether or not the account exists). */

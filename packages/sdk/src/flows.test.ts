@@ -12,6 +12,7 @@ import type {
 } from '@simplewebauthn/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTotp } from '../../server/src/crypto/totp.js';
+import { Mailbox } from '../../server/src/testing/mailbox.js';
 import { startSmtpServer, type TestSmtpServer } from '../../server/src/testing/smtp-server.js';
 import { TEST_PASSWORD } from '../../server/src/testing/test-server.js';
 import { SoftwareAuthenticator } from '../../server/src/testing/webauthn-authenticator.js';
@@ -27,13 +28,16 @@ import { type LiveServer, startLiveServer } from './testing/live-server.js';
  */
 let live: LiveServer;
 let smtp: TestSmtpServer;
+let mailbox: Mailbox;
 const clients: GatehouseClient[] = [];
 const secrets: string[] = [];
 let counter = 0;
 
 beforeAll(async () => {
   smtp = await startSmtpServer();
-  live = await startLiveServer({ GATEHOUSE_SMTP_URL: smtp.url });
+  // The project's real defaults, e-mail verification included (sign-up mails a link).
+  live = await startLiveServer({ GATEHOUSE_SMTP_URL: smtp.url }, { projectSettings: null });
+  mailbox = new Mailbox(() => live.server, smtp);
 });
 afterAll(async () => {
   for (const client of clients) client.close();
@@ -66,18 +70,20 @@ async function account(): Promise<{ sdk: GatehouseClient; email: string }> {
   return { sdk, email };
 }
 
-async function nextMail(to: string): Promise<string> {
-  await live.server.mailer.settled();
-  const mail = await smtp.next();
-  expect(mail.envelope.to).toEqual([to]);
-  return mail.parsed.text ?? '';
+/** The text of the mail that `action` sends to `to` (sign-up also mails, so mails are told apart by count). */
+async function mailFrom(to: string, action: () => Promise<unknown>): Promise<string> {
+  const before = (await mailbox.to(to)).length;
+  await action();
+  const after = await mailbox.to(to);
+  expect(after.length).toBe(before + 1);
+  return after.at(-1)?.parsed.text ?? '';
 }
 
 describe('magic links and codes', () => {
   it('sendMagicLink and verifyMagicLink sign in', async () => {
     const { sdk, email } = await account();
-    await sdk.sendMagicLink(email);
-    const token = /[?&]token=([A-Za-z0-9_-]+)/.exec(await nextMail(email))?.[1] ?? '';
+    const text = await mailFrom(email, () => sdk.sendMagicLink(email));
+    const token = /[?&]token=([A-Za-z0-9_-]+)/.exec(text)?.[1] ?? '';
     secrets.push(token);
     const result = await sdk.verifyMagicLink(token);
     expect(result.access_token).toEqual(expect.any(String));
@@ -88,16 +94,20 @@ describe('magic links and codes', () => {
 
   it('generateCode, checkCode, activateUser and signInWithCode', async () => {
     const { sdk, email } = await account();
-    await sdk.generateCode({ identifier: email, channel: 'email', purpose: 'activate' });
-    const activation = /\b(\d{6})\b/.exec(await nextMail(email))?.[1] ?? '';
+    const sent = await mailFrom(email, () =>
+      sdk.generateCode({ identifier: email, channel: 'email', purpose: 'activate' }),
+    );
+    const activation = /\b(\d{6})\b/.exec(sent)?.[1] ?? '';
     secrets.push(activation);
     await sdk.checkCode({ identifier: email, purpose: 'activate', code: activation });
     await sdk.activateUser({ identifier: email, code: activation });
     const used = await sdk.activateUser({ identifier: email, code: activation }).catch((error: unknown) => error);
     expect(used).toBeInstanceOf(GatehouseError);
 
-    await sdk.generateCode({ identifier: email, channel: 'email', purpose: 'login' });
-    const login = /\b(\d{6})\b/.exec(await nextMail(email))?.[1] ?? '';
+    const loginMail = await mailFrom(email, () =>
+      sdk.generateCode({ identifier: email, channel: 'email', purpose: 'login' }),
+    );
+    const login = /\b(\d{6})\b/.exec(loginMail)?.[1] ?? '';
     secrets.push(login);
     const wrong = login === '000000' ? '111111' : '000000';
     await expect(sdk.checkCode({ identifier: email, purpose: 'login', code: wrong })).rejects.toBeInstanceOf(
@@ -105,6 +115,73 @@ describe('magic links and codes', () => {
     );
     await sdk.signInWithCode({ identifier: email, code: login });
     expect(await sdk.getProfile()).toMatchObject({ email, email_verified: true });
+  });
+});
+
+describe('account lifecycle', () => {
+  const linkToken = (text: string) => /[?&]token=([A-Za-z0-9_-]+)/.exec(text)?.[1] ?? '';
+
+  it('requestEmailVerification and verifyEmail confirm the address', async () => {
+    const { sdk, email } = await account();
+    live.server.clock.advance(61_000); // past the resend cool-down of the mail sent at sign-up
+    const token = linkToken(await mailFrom(email, () => sdk.requestEmailVerification(email)));
+    secrets.push(token);
+    await sdk.verifyEmail(token);
+    await sdk.auth({ email, password: TEST_PASSWORD });
+    expect(await sdk.getProfile()).toMatchObject({ email_verified: true });
+  });
+
+  it('requestPasswordReset and resetPassword set a new password and end every session', async () => {
+    const { sdk, email } = await account();
+    await sdk.auth({ email, password: TEST_PASSWORD });
+    const out: string[] = [];
+    sdk.on('signedOut', (event) => out.push(event.reason));
+    const stranger = client();
+    const token = linkToken(await mailFrom(email, () => stranger.requestPasswordReset(email)));
+    secrets.push(token);
+    const password = 'a brand new passphrase';
+    await stranger.resetPassword(token, password);
+    await expect(sdk.getProfile()).rejects.toBeInstanceOf(GatehouseError);
+    expect(out).toEqual(['revoked']);
+    await expect(client().auth({ email, password: TEST_PASSWORD })).rejects.toMatchObject({
+      code: 'INVALID_CREDENTIALS',
+    });
+    await client().auth({ email, password });
+    await expect(stranger.resetPassword(token, 'yet another passphrase')).rejects.toBeInstanceOf(GatehouseError);
+  });
+
+  it('changePassword: a wrong current password keeps the session; the right one ends the others', async () => {
+    const { sdk, email } = await account();
+    await sdk.auth({ email, password: TEST_PASSWORD });
+    const other = client();
+    await other.auth({ email, password: TEST_PASSWORD });
+    const out: string[] = [];
+    sdk.on('signedOut', (event) => out.push(event.reason));
+
+    const wrong = await sdk.changePassword('not it', 'whatever new passphrase').catch((error: unknown) => error);
+    expect(wrong).toMatchObject({ code: 'INVALID_CREDENTIALS', status: 401 });
+    expect(sdk.isSignedIn).toBe(true);
+    expect(out).toEqual([]);
+
+    await sdk.changePassword(TEST_PASSWORD, 'a changed passphrase');
+    expect(await sdk.getProfile()).toMatchObject({ email });
+    await expect(other.getProfile()).rejects.toBeInstanceOf(GatehouseError);
+    await client().auth({ email, password: 'a changed passphrase' });
+  });
+
+  it('deleteAccount removes the account and signs out', async () => {
+    const { sdk, email } = await account();
+    await sdk.auth({ email, password: TEST_PASSWORD });
+    const out: string[] = [];
+    sdk.on('signedOut', (event) => out.push(event.reason));
+    await expect(sdk.deleteAccount('not it')).rejects.toBeInstanceOf(GatehouseError);
+    expect(sdk.isSignedIn).toBe(true);
+    await sdk.deleteAccount(TEST_PASSWORD);
+    expect(out).toEqual(['logout']);
+    expect(sdk.isSignedIn).toBe(false);
+    await expect(client().auth({ email, password: TEST_PASSWORD })).rejects.toMatchObject({
+      code: 'INVALID_CREDENTIALS',
+    });
   });
 });
 
@@ -136,8 +213,11 @@ describe('multi-factor authentication', () => {
   it('mfaChallenge mails a code for the e-mail factor', async () => {
     const { sdk, email } = await account();
     await sdk.auth({ email, password: TEST_PASSWORD });
-    const enrolment = await sdk.enrolEmailFactor();
-    const enrolCode = /\b(\d{6})\b/.exec(await nextMail(email))?.[1] ?? '';
+    let enrolment = { id: '' };
+    const enrolMail = await mailFrom(email, async () => {
+      enrolment = await sdk.enrolEmailFactor();
+    });
+    const enrolCode = /\b(\d{6})\b/.exec(enrolMail)?.[1] ?? '';
     secrets.push(enrolCode);
     await sdk.activateMfaFactor(enrolment.id, enrolCode);
     await sdk.logout();
@@ -146,9 +226,12 @@ describe('multi-factor authentication', () => {
     const refused = await second.auth({ email, password: TEST_PASSWORD }).catch((error: unknown) => error);
     if (!isGatehouseError(refused, 'INVALID_OTP')) throw refused;
     const mfaToken = String(refused.extensions.mfa_token);
-    const challenge = await second.mfaChallenge(mfaToken);
-    expect(challenge.expires).toBeGreaterThan(0);
-    const code = /\b(\d{6})\b/.exec(await nextMail(email))?.[1] ?? '';
+    let expires = 0;
+    const challengeMail = await mailFrom(email, async () => {
+      expires = (await second.mfaChallenge(mfaToken)).expires;
+    });
+    expect(expires).toBeGreaterThan(0);
+    const code = /\b(\d{6})\b/.exec(challengeMail)?.[1] ?? '';
     secrets.push(code);
     await second.mfaVerify(mfaToken, 'email', code);
     expect(await second.getProfile()).toMatchObject({ email });

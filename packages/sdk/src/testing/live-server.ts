@@ -25,10 +25,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startLiveServer(env: Record<string, string> = {}): Promise<LiveServer> {
+export async function startLiveServer(
+  env: Record<string, string> = {},
+  options: Parameters<typeof createTestServer>[1] = {},
+): Promise<LiveServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const server = await createTestServer({ GATEHOUSE_PUBLIC_URL: url, ...env });
+  const server = await createTestServer({ GATEHOUSE_PUBLIC_URL: url, ...env }, options);
   await server.app.listen({ port, host: '127.0.0.1' });
   let restarted: Gatehouse | null = null;
   return {
