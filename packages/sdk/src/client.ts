@@ -45,7 +45,7 @@ export interface ClientOptions {
    * the access token in memory. `session`: no token in JS at all, a session cookie does the work.
    */
   mode?: AuthMode;
-  /** A `pk_...` key naming the project; sent with every request. */
+  /** A publishable key (`gatehouse_pk_...`) naming the project; sent as `X-API-Key` with every call to Gatehouse. */
   publishableKey?: string;
   /** Where tokens are kept; memory by default. */
   storage?: TokenStorage;
@@ -99,6 +99,8 @@ export interface RequestOptions {
    */
   checkSessionOnRejection?: boolean;
   signal?: AbortSignal;
+  /** Overrides the fetch `credentials` (by default `include` in cookie and session modes). */
+  credentials?: RequestCredentials;
 }
 
 export interface AuthProvider {
@@ -448,17 +450,43 @@ export class GatehouseClient {
     return url.toString();
   }
 
-  /** The caller's API keys (never their secrets). */
+  /**
+   * Finishes an OAuth sign-in once the browser is back from `oauth(...)`'s redirect: the callback left the session
+   * in the refresh cookie, which this exchanges for tokens in the client's mode (as the Directus SDK's refresh).
+   */
+  async completeOAuth(): Promise<AuthResult> {
+    const result = await this.request<AuthResult>('/auth/refresh', {
+      method: 'POST',
+      body: { mode: this.mode },
+      auth: 'none',
+      credentials: 'include',
+    });
+    await this.setSession(result);
+    return result;
+  }
+
+  /** The caller's personal API keys (never the keys themselves). */
   listApiKeys<T = unknown[]>(): Promise<T> {
     return this.request<T>('/users/me/api-keys');
   }
 
-  /** Creates an API key; the answer carries its secret, shown this once. */
-  createApiKey<T = unknown>(body: { name: string; permissions?: string[]; expires_at?: string | null }): Promise<T> {
+  /**
+   * Creates a personal API key; the answer carries the key, shown this once. `scopes` limits it to some of the
+   * user's permissions (absent: all of them).
+   */
+  createApiKey<T = unknown>(body: { name: string; expires_at?: string; scopes?: string[] | null }): Promise<T> {
     return this.request<T>('/users/me/api-keys', { method: 'POST', body });
   }
 
-  /** Revokes one of the caller's API keys. */
+  /** Replaces a personal API key with a new one; the old one keeps working `gracePeriod` seconds (default 0). */
+  rotateApiKey<T = unknown>(id: string, gracePeriod?: number): Promise<T> {
+    return this.request<T>(`/users/me/api-keys/${encodeURIComponent(id)}/rotate`, {
+      method: 'POST',
+      body: gracePeriod === undefined ? {} : { grace_period: gracePeriod },
+    });
+  }
+
+  /** Revokes one of the caller's personal API keys. */
   async deleteApiKey(id: string): Promise<void> {
     await this.request(`/users/me/api-keys/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }
@@ -548,7 +576,8 @@ export class GatehouseClient {
     }
     const init: RequestInit = { method: options.method ?? 'GET', headers };
     if (options.body !== undefined) init.body = JSON.stringify(options.body);
-    if (this.mode !== 'json') init.credentials = 'include';
+    if (options.credentials) init.credentials = options.credentials;
+    else if (this.mode !== 'json') init.credentials = 'include';
     if (options.signal) init.signal = options.signal;
     try {
       return await this.fetchImpl(url, init);
