@@ -1,6 +1,6 @@
 // Gatehouse benchmarks. Each figure is printed beside a baseline measured in the same run on the same machine,
 // and the load always comes from this process, a different one from the server under test, over 127.0.0.1.
-// Usage: npm run bench [-- --seconds 10]
+// Usage: npm run bench [-- --seconds 10] [-- --only api-keys]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,8 +16,11 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '8' },
     connections: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '4' },
+    // `api-keys`: start-up, memory and the API key measure only (a quick run while working on key verification).
+    only: { type: 'string' },
   },
 });
+const ONLY = values.only ?? null;
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
 // Each measure and its baseline take turns, ROUNDS times, SECONDS / ROUNDS each: on a shared machine the load from
@@ -69,6 +72,15 @@ function load(options) {
 const perSecond = (results) =>
   results.reduce((sum, result) => sum + result.requests.total, 0) /
   results.reduce((sum, result) => sum + result.duration, 0);
+
+/** User and system CPU time of a process so far, in milliseconds. */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+const cpuNotes = [];
 
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -148,79 +160,128 @@ report('idle RSS', idleRss, 'MB', null, null, { kind: 'max', value: 120, text: '
 // 2. GET /users/me against a bare Fastify route.
 await post(base, '/auth/signup', { email: 'bench@example.com', password: PASSWORD });
 const { data: session } = await post(base, '/auth/login', { email: 'bench@example.com', password: PASSWORD });
-const bare = launch(join(here, 'bare-server.mjs'));
-const bareUrl = await new Promise((resolve) => bare.stdout.once('data', (chunk) => resolve(String(chunk).trim())));
 const meHeaders = { authorization: `Bearer ${session.access_token}` };
-const bareResults = [];
-const meResults = [];
-for (let round = 0; round < ROUNDS; round++) {
-  bareResults.push(await load({ url: `${bareUrl}/users/me`, headers: meHeaders }));
-  const meResult = await load({ url: `${base}/users/me`, headers: meHeaders });
-  if (meResult.non2xx > 0) throw new Error(`/users/me answered ${meResult.non2xx} non-2xx`);
-  meResults.push(meResult);
-}
-stop(bare);
-report('GET /users/me', perSecond(meResults), 'req/s', 'bare Fastify route', perSecond(bareResults), {
-  kind: 'ratio',
-  value: 0.5,
-  text: '>= 0.5',
-});
-
-// 3. POST /auth/login against raw argon2id.
-const argon = await run('argon2-baseline.mjs', [String(SECONDS), '4']);
-const loginResult = await load({
-  duration: SECONDS,
-  url: `${base}/auth/login`,
-  method: 'POST',
-  connections: 8,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ email: 'bench@example.com', password: PASSWORD }),
-});
-if (loginResult.non2xx > 0) throw new Error(`/auth/login answered ${loginResult.non2xx} non-2xx`);
-report('POST /auth/login', loginResult.requests.average, 'logins/s', 'raw argon2id hashes/s', argon.perSecond, {
-  kind: 'ratio',
-  value: 0.8,
-  text: '>= 0.8',
-});
-
-// 4. POST /auth/refresh against the same storage work in raw better-sqlite3. A pool holds one live token per
-// connection: each request takes one, and its answer puts the successor back.
-// Answers still in flight when a round ends are dropped with their tokens, so each round tops the pool up first.
-const pool = [];
-const sqliteRates = [];
-const refreshResults = [];
-for (let round = 0; round < ROUNDS; round++) {
-  while (pool.length < CONNECTIONS) {
-    pool.push((await post(base, '/auth/login', { email: 'bench@example.com', password: PASSWORD })).data.refresh_token);
+if (ONLY === null) {
+  const bare = launch(join(here, 'bare-server.mjs'));
+  const bareUrl = await new Promise((resolve) => bare.stdout.once('data', (chunk) => resolve(String(chunk).trim())));
+  const bareResults = [];
+  const meResults = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    bareResults.push(await load({ url: `${bareUrl}/users/me`, headers: meHeaders }));
+    const meResult = await load({ url: `${base}/users/me`, headers: meHeaders });
+    if (meResult.non2xx > 0) throw new Error(`/users/me answered ${meResult.non2xx} non-2xx`);
+    meResults.push(meResult);
   }
-  sqliteRates.push((await run('sqlite-baseline.mjs', [String(ROUND_SECONDS)])).perSecond);
-  const refreshResult = await load({
-    url: `${base}/auth/refresh`,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        setupRequest(request) {
-          return { ...request, body: JSON.stringify({ refresh_token: pool.pop() }) };
-        },
-        onResponse(status, body) {
-          // A regular expression rather than JSON.parse keeps the load generator's own CPU use low.
-          if (status === 200) pool.push(/"refresh_token":"([^"]+)"/.exec(body)[1]);
-        },
-      },
-    ],
+  stop(bare);
+  report('GET /users/me', perSecond(meResults), 'req/s', 'bare Fastify route', perSecond(bareResults), {
+    kind: 'ratio',
+    value: 0.5,
+    text: '>= 0.5',
   });
-  if (refreshResult.non2xx > 0) throw new Error(`/auth/refresh answered ${refreshResult.non2xx} non-2xx`);
-  refreshResults.push(refreshResult);
 }
-report(
-  'POST /auth/refresh',
-  perSecond(refreshResults),
-  'refreshes/s',
-  'raw better-sqlite3 rotation/s',
-  sqliteRates.reduce((sum, rate) => sum + rate, 0) / sqliteRates.length,
-  { kind: 'ratio', value: 0.3, text: '>= 0.3' },
-);
+
+// 3. GET /users/me authenticated by a personal API key against the same route with an access token: key
+// verification (checksum, SHA-256, cache, revocation list) beside JWT verification (its own cache).
+{
+  const created = await fetch(`${base}/users/me/api-keys`, {
+    method: 'POST',
+    headers: { ...meHeaders, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench' }),
+  });
+  if (created.status !== 201) throw new Error(`creating an API key: ${created.status} ${await created.text()}`);
+  const keyHeaders = { 'x-api-key': (await created.json()).data.key };
+  const tokenResults = [];
+  const keyResults = [];
+  // Server CPU time per request as well (from /proc): on a busy machine it moves less than throughput does.
+  const cpu = { token: 0, key: 0 };
+  for (let round = 0; round < ROUNDS; round++) {
+    let before = cpuMs(gatehouse.pid);
+    const tokenResult = await load({ url: `${base}/users/me`, headers: meHeaders });
+    cpu.token += cpuMs(gatehouse.pid) - before;
+    before = cpuMs(gatehouse.pid);
+    const keyResult = await load({ url: `${base}/users/me`, headers: keyHeaders });
+    cpu.key += cpuMs(gatehouse.pid) - before;
+    if (tokenResult.non2xx + keyResult.non2xx > 0) throw new Error('/users/me answered non-2xx');
+    tokenResults.push(tokenResult);
+    keyResults.push(keyResult);
+  }
+  const total = (results) => results.reduce((sum, result) => sum + result.requests.total, 0);
+  cpuNotes.push(
+    `GET /users/me server CPU per request: API key ${((cpu.key * 1000) / total(keyResults)).toFixed(0)} µs, access token ${((cpu.token * 1000) / total(tokenResults)).toFixed(0)} µs`,
+  );
+  report(
+    'GET /users/me with an API key',
+    perSecond(keyResults),
+    'req/s',
+    'same route, access token',
+    perSecond(tokenResults),
+    {
+      kind: 'ratio',
+      value: 0.8,
+      text: '>= 0.8',
+    },
+  );
+}
+
+if (ONLY === null) {
+  // 4. POST /auth/login against raw argon2id.
+  const argon = await run('argon2-baseline.mjs', [String(SECONDS), '4']);
+  const loginResult = await load({
+    duration: SECONDS,
+    url: `${base}/auth/login`,
+    method: 'POST',
+    connections: 8,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'bench@example.com', password: PASSWORD }),
+  });
+  if (loginResult.non2xx > 0) throw new Error(`/auth/login answered ${loginResult.non2xx} non-2xx`);
+  report('POST /auth/login', loginResult.requests.average, 'logins/s', 'raw argon2id hashes/s', argon.perSecond, {
+    kind: 'ratio',
+    value: 0.8,
+    text: '>= 0.8',
+  });
+
+  // 5. POST /auth/refresh against the same storage work in raw better-sqlite3. A pool holds one live token per
+  // connection: each request takes one, and its answer puts the successor back.
+  // Answers still in flight when a round ends are dropped with their tokens, so each round tops the pool up first.
+  const pool = [];
+  const sqliteRates = [];
+  const refreshResults = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    while (pool.length < CONNECTIONS) {
+      pool.push(
+        (await post(base, '/auth/login', { email: 'bench@example.com', password: PASSWORD })).data.refresh_token,
+      );
+    }
+    sqliteRates.push((await run('sqlite-baseline.mjs', [String(ROUND_SECONDS)])).perSecond);
+    const refreshResult = await load({
+      url: `${base}/auth/refresh`,
+      requests: [
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          setupRequest(request) {
+            return { ...request, body: JSON.stringify({ refresh_token: pool.pop() }) };
+          },
+          onResponse(status, body) {
+            // A regular expression rather than JSON.parse keeps the load generator's own CPU use low.
+            if (status === 200) pool.push(/"refresh_token":"([^"]+)"/.exec(body)[1]);
+          },
+        },
+      ],
+    });
+    if (refreshResult.non2xx > 0) throw new Error(`/auth/refresh answered ${refreshResult.non2xx} non-2xx`);
+    refreshResults.push(refreshResult);
+  }
+  report(
+    'POST /auth/refresh',
+    perSecond(refreshResults),
+    'refreshes/s',
+    'raw better-sqlite3 rotation/s',
+    sqliteRates.reduce((sum, rate) => sum + rate, 0) / sqliteRates.length,
+    { kind: 'ratio', value: 0.3, text: '>= 0.3' },
+  );
+}
 
 stop(gatehouse);
 rmSync(dataDir, { recursive: true, force: true });
@@ -237,4 +298,5 @@ for (const row of rows) {
     `| ${row.name} | ${fmt(row.value)} ${row.unit} | ${baseline} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} | ${row.goal} | ${row.met ? 'yes' : 'NO'} |`,
   );
 }
+for (const note of cpuNotes) console.log(`\n${note}`);
 process.exit(0);

@@ -66,6 +66,13 @@ export const AUDIT_EVENTS = {
   'user.email_verified': "A verification link confirmed the account's e-mail address.",
   'auth.password_reset_requested':
     'A password reset mail was asked for; failure reasons (no mail, answered as usual): unknown_user, not_active, cool_down.',
+  'api_key.created': 'A personal API key was created (name, prefix, scopes and expiry in details; never the key).',
+  'api_key.rotated':
+    'A personal API key was replaced by a new secret; details name the old and new key ids and any grace period.',
+  'api_key.revoked': 'A personal API key was revoked by its owner or an admin.',
+  'project_key.created': 'A publishable or secret project key was created.',
+  'project_key.rotated': 'A project key was replaced by a new secret.',
+  'project_key.revoked': 'A project key was revoked.',
 } as const satisfies Record<string, string>;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

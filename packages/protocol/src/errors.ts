@@ -87,6 +87,38 @@ export const ERROR_CODES = {
     description:
       "The action needs a recent sign-in (the token's `auth_time`), or the password where the route takes one: sign in again and retry.",
   },
+  API_KEY_INVALID: {
+    status: 401,
+    description:
+      'The API key is malformed (wrong prefix, length or checksum: refused before any lookup), unknown, or not a key this route takes.',
+  },
+  API_KEY_EXPIRED: { status: 401, description: 'The API key has passed its expiry date.' },
+  API_KEY_REVOKED: {
+    status: 401,
+    description: 'The API key was revoked, or rotated and replaced (after any grace period asked for).',
+  },
+  API_KEY_SCOPE_DENIED: {
+    status: 403,
+    description: "The route needs a permission the API key's scopes do not grant (the user may hold it).",
+  },
+  API_KEY_NOT_ALLOWED: {
+    status: 403,
+    description:
+      'The route does not take API keys: managing credentials (keys, sessions, impersonation) needs an interactive sign-in, and a secret key has no account of its own.',
+  },
+  PROJECT_KEY_INVALID: {
+    status: 401,
+    description: 'The publishable key (X-API-Key: gatehouse_pk_...) is malformed, unknown or revoked.',
+  },
+  SECRET_KEY_NOT_ALLOWED: {
+    status: 403,
+    description:
+      'A secret project key (gatehouse_sk_...) was sent to a browser-facing endpoint (/auth/*); use the publishable key there.',
+  },
+  API_KEY_CONFLICT: {
+    status: 409,
+    description: 'The API key was rotated or revoked by another request meanwhile; only one rotation of a key wins.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,4 +1,5 @@
 export * from './admin-users.js';
+export * from './api-keys.js';
 export * from './audit.js';
 export * from './email-templates.js';
 export * from './errors.js';

@@ -3,12 +3,14 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { Redis } from 'ioredis';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/index.js';
+import { looksLikeApiKey } from './crypto/api-key.js';
 import { createJwtVerifier } from './crypto/jwt.js';
 import type { PasswordParams } from './crypto/password.js';
 import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
 import { AccountLifecycle, BackgroundTasks, lifecycleRoutes } from './features/account-lifecycle/index.js';
 import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
+import { ApiKeyService, apiKeyRoutes } from './features/api-keys/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
 import { AuthService, authRoutes, SESSION_COOKIE, sendTokens } from './features/auth/index.js';
 import { EmailTemplateService, emailTemplateRoutes } from './features/email-templates/index.js';
@@ -24,7 +26,7 @@ import { createAuthorizer, RoleService, roleRoutes } from './features/roles/inde
 import { RevocationList, SessionService } from './features/sessions/index.js';
 import { loadKeyRing, signingKeyRoutes } from './features/signing-keys/index.js';
 import { ensureFirstAdmin } from './features/users/admin.js';
-import { userRoutes } from './features/users/index.js';
+import { findUserWithPermissions, userRoutes } from './features/users/index.js';
 import {
   signWebhook,
   WEBHOOK_ID_HEADER,
@@ -40,6 +42,7 @@ import { extractCredential } from './http/credentials.js';
 import { registerErrorEnvelope } from './http/errors.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createOriginCheck } from './http/origin.js';
+import { registerProjectKeyCheck } from './http/project-key.js';
 import { registerRateLimits } from './http/rate-limit.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { logOptions } from './logging.js';
@@ -63,6 +66,7 @@ export interface Gatehouse {
   app: FastifyInstance;
   auth: AuthService;
   sessions: SessionService;
+  apiKeys: ApiKeyService;
   audit: AuditLog;
   /** Sends queued webhook deliveries; runs on a timer unless built with `webhookDelivery: 'manual'`. */
   webhookDelivery: WebhookDeliveryWorker;
@@ -108,6 +112,21 @@ export async function buildApp(config: Config, database: Database, options: Buil
     absoluteTtl: config.sessionAbsoluteTtl,
     reuseGrace: config.refreshReuseGrace,
   });
+  const apiKeys = new ApiKeyService({
+    db,
+    clock,
+    audit,
+    revocations,
+    permissionsOf: async (userId, inProject) => {
+      const found = await findUserWithPermissions(db, userId);
+      return found?.user.project_id === inProject ? found.permissions : undefined;
+    },
+    onTouchError: (error) => app.log.error({ err: error }, 'recording an API key use failed'),
+    defaultTtl: config.apiKeyDefaultTtl,
+    maxTtl: config.apiKeyMaxTtl,
+    // Not longer than the revocation list keeps an entry (see KeyCache).
+    cacheTtl: Math.min(60_000, Math.max(config.accessTokenTtl, config.sessionCookieTtl)),
+  });
   const passwordParams: PasswordParams = {
     memoryCost: config.argon2MemoryCost,
     timeCost: config.argon2TimeCost,
@@ -149,6 +168,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   registerErrorEnvelope(app);
   registerSecurityHeaders(app, { hsts: config.secureCookies });
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION });
+  registerProjectKeyCheck(app, { resolve: (key) => apiKeys.resolvePublishable(key, projectId) });
 
   const messageSecret = config.messageWebhookSecret;
   const textTransport = (url: string | undefined): TextTransport | null =>
@@ -276,7 +296,11 @@ export async function buildApp(config: Config, database: Database, options: Buil
 
   const originCheck = createOriginCheck([config.publicUrl, ...config.trustedOrigins]);
   const { requireCaller } = createAuthenticators({
-    resolve: (credential) => auth.resolveCaller(credential),
+    // Whatever arrives in an API key header is a key; in Authorization, a key is told from a JWT by its prefix.
+    resolve: (credential) =>
+      credential.source === 'api-key-header' || looksLikeApiKey(credential.token)
+        ? apiKeys.resolveCaller(credential)
+        : auth.resolveCaller(credential),
     sessionCookieName: SESSION_COOKIE,
     originCheck,
   });
@@ -336,6 +360,12 @@ export async function buildApp(config: Config, database: Database, options: Buil
     reply: (reply, issued) => sendTokens(reply, issued, config.secureCookies),
   });
   await app.register(lifecycleRoutes, { lifecycle, projectId, passwordThrottle: loginThrottle });
+  await app.register(apiKeyRoutes, {
+    keys: apiKeys,
+    credentialOf: (request) => extractCredential(request, SESSION_COOKIE),
+    resolveProject: (caller, idOrSlug) => settings.resolve(caller, idOrSlug),
+    exchange: (key) => auth.exchangeApiKey(key),
+  });
 
   if (config.adminEmail && config.adminPassword) {
     await ensureFirstAdmin(db, {
@@ -364,6 +394,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     app,
     auth,
     sessions,
+    apiKeys,
     audit,
     webhookDelivery,
     mailer,

@@ -422,6 +422,18 @@ export const CONFIG_SCHEMA = {
     description: 'Relying party name that browsers show when a passkey is created.',
     parse: headerText(),
   },
+  apiKeyDefaultTtl: {
+    env: 'GATEHOUSE_API_KEY_DEFAULT_TTL',
+    default: '30d',
+    description: 'Lifetime of a personal API key created without `expires_at`.',
+    parse: duration(60_000),
+  },
+  apiKeyMaxTtl: {
+    env: 'GATEHOUSE_API_KEY_MAX_TTL',
+    default: '365d',
+    description: 'Longest lifetime a personal API key may be given; a later `expires_at` is refused.',
+    parse: duration(60_000),
+  },
 } as const satisfies Record<string, FieldSpec<unknown>>;
 
 type ParsedValue<S> = S extends FieldSpec<infer T> ? T : never;

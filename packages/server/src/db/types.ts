@@ -277,6 +277,33 @@ export interface SessionRevocationsTable {
   revoked_at: Millis;
 }
 
+/**
+ * A personal key (`user_id` set) or a project key (`user_id` null). Only the SHA-256 of the key is stored.
+ * A rotated-out key points at its successor (`replaced_by`); its `revoked_at` is when it stops (now, or the end of
+ * the grace period asked for).
+ */
+export interface ApiKeysTable {
+  id: string;
+  project_id: string;
+  user_id: string | null;
+  kind: 'personal' | 'publishable' | 'secret';
+  name: string;
+  /** The kind prefix and the first characters of the key, shown in listings. */
+  prefix: string;
+  key_hash: string;
+  /** JSON array of permission strings; null: the user's own permissions (personal keys). */
+  scopes: string | null;
+  /** The user who created the key (no foreign key: the record outlives them). */
+  created_by: string | null;
+  created_at: Millis;
+  /** Null: no expiry (project keys). */
+  expires_at: Millis | null;
+  last_used_at: Millis | null;
+  revoked_at: Millis | null;
+  revoked_reason: string | null;
+  replaced_by: string | null;
+}
+
 export interface MigrationRow {
   name: string;
   executed_at: Generated<Millis>;
@@ -304,6 +331,7 @@ export interface Tables {
   recovery_codes: RecoveryCodesTable;
   mfa_lockouts: MfaLockoutsTable;
   session_revocations: SessionRevocationsTable;
+  api_keys: ApiKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -359,3 +387,4 @@ export interface WebauthnChallengesTable {
   used_at: Millis | null;
 }
 export type MfaFactorRow = Selectable<MfaFactorsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Caller } from '../caller.js';
-import { forbidden, invalidCredentials } from '../errors/auth-error.js';
+import { AuthError, forbidden, invalidCredentials } from '../errors/auth-error.js';
 
 /**
  * Who may call a route. Every route declares one in its `config.access`; a route without one stops the server
@@ -17,6 +17,11 @@ declare module 'fastify' {
     access?: RouteAccess;
     /** Restricted token scopes (Caller.scope) this route admits besides full tokens; none by default. */
     scopes?: readonly string[];
+    /**
+     * `refused`: API keys, and tokens obtained with one, may not call the route: it manages credentials (keys,
+     * sessions, impersonation), and a leaked key must not be able to mint more credentials or lock its owner out.
+     */
+    apiKeys?: 'refused';
   }
 }
 
@@ -25,6 +30,8 @@ export interface DeclaredRoute {
   /** In Fastify's form, e.g. `/users/:id`. */
   url: string;
   access: RouteAccess;
+  /** `refused` when API keys (and tokens obtained with one) may not call the route. */
+  apiKeys: 'refused' | 'allowed';
 }
 
 export interface AccessControlOptions {
@@ -46,7 +53,8 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
     if (access === undefined) {
       throw new Error(`${methods.join(',')} ${route.url} declares no access (config.access)`);
     }
-    for (const method of methods) declared.push({ method, url: route.url, access });
+    const apiKeys = route.config?.apiKeys === 'refused' ? 'refused' : 'allowed';
+    for (const method of methods) declared.push({ method, url: route.url, access, apiKeys });
     if (access === 'public') return;
     // onRequest: before the body is read or validated, so an anonymous caller learns nothing from validation.
     const scopes = route.config?.scopes ?? [];
@@ -72,6 +80,16 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
         await ensureActive(request.caller, request);
       });
     }
+    if (route.config?.apiKeys === 'refused') {
+      guards.push(async function refuseApiKeys(request) {
+        if (request.caller?.apiKey) {
+          throw new AuthError(
+            'API_KEY_NOT_ALLOWED',
+            'This needs an interactive sign-in; API keys cannot manage credentials.',
+          );
+        }
+      });
+    }
     const existing = route.onRequest === undefined ? [] : [route.onRequest].flat();
     route.onRequest = [...guards, ...existing] as typeof route.onRequest;
     if (route.schema) {
@@ -80,7 +98,7 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
           ? `Requires the permission \`${access.permission}\`.`
           : 'Requires a signed-in caller.';
       route.schema.description = route.schema.description ? `${route.schema.description}\n\n${note}` : note;
-      route.schema.security = [{ bearer: [] }, { sessionCookie: [] }];
+      route.schema.security = [{ bearer: [] }, { sessionCookie: [] }, { apiKey: [] }];
     }
   });
   return declared;

@@ -20,6 +20,7 @@ const SELF_SERVICE = [
   /^\/auth(\/|$)/,
   /^\/users\/me(\/|$)/,
   /^\/users\/invite\/accept$/,
+  /^\/api\/auth$/,
   /^\/\.well-known\//,
   /^\/(health|ready)$/,
 ];
@@ -88,6 +89,19 @@ async function expectAdmitted(route: DeclaredRoute, token: string, owner?: Owner
   expect([401, 403], `${name(route)} answered ${response.statusCode}: ${response.body}`).not.toContain(
     response.statusCode,
   );
+}
+
+/** Routes whose credential is a personal API key (`Authorization: Bearer gatehouse_pat_...`). */
+const KEY_CREDENTIAL = ['/api/auth'];
+
+async function personalKey(accessToken: string): Promise<string> {
+  const response = await server.app.inject({
+    method: 'POST',
+    url: '/users/me/api-keys',
+    headers: { authorization: `Bearer ${accessToken}` },
+    payload: { name: 'matrix' },
+  });
+  return response.json().data.key;
 }
 
 async function userWithPermissions(permissions: string[]): Promise<TestUser> {
@@ -175,7 +189,9 @@ describe('authorization matrix', () => {
           headers: { authorization: `Bearer ${token}` },
         });
         const current = own.json().data.find((session: { current: boolean }) => session.current);
-        await expectAdmitted(route, token, { userId: caller.id, sessionId: current.id });
+        // The exchange takes the caller's personal API key, not an access token.
+        const credential = KEY_CREDENTIAL.includes(route.url) ? await personalKey(token) : token;
+        await expectAdmitted(route, credential, { userId: caller.id, sessionId: current.id });
       }
     }
   });
@@ -197,9 +213,11 @@ describe('authorization matrix', () => {
 
   it('refuses a suspended user on every non-public route with USER_SUSPENDED', async () => {
     const suspended = await server.admin();
+    const key = await personalKey(suspended.accessToken);
     await server.database.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', suspended.id).execute();
     for (const route of routes.filter((r) => r.access !== 'public')) {
       await expectRefused(route, suspended.accessToken, 401, 'USER_SUSPENDED');
+      await expectRefused(route, key, 401, 'USER_SUSPENDED');
     }
     const refresh = await server.app.inject({
       method: 'POST',
@@ -207,6 +225,87 @@ describe('authorization matrix', () => {
       payload: { refresh_token: suspended.refreshToken },
     });
     expect(refresh.statusCode).toBe(401);
+  });
+
+  it('refuses API keys on every self-service write that manages a credential', () => {
+    // A leaked key must not mint credentials or lock its owner out (docs/api-keys.md). A new self-service route
+    // that changes keys, sessions, passwords, factors or sign-in addresses, or deletes the account, declares
+    // `config.apiKeys: 'refused'`.
+    const credential = /(api-keys|sessions|logout|password|passkeys|mfa|totp|recovery|phone|email|identities)/;
+    const writes = routes.filter(
+      (route) =>
+        route.access === 'signed-in' &&
+        route.method !== 'GET' &&
+        (credential.test(route.url.replace(/^\/users\/me/, '')) ||
+          (route.method === 'DELETE' && route.url === '/users/me')),
+    );
+    expect(writes.length).toBeGreaterThan(5);
+    for (const route of writes) expect(route.apiKeys, name(route)).toBe('refused');
+  });
+
+  it('refuses every non-public route with a revoked, a rotated-out and an expired API key', async () => {
+    const owner = await server.admin();
+    const keys = await Promise.all(['revoked', 'rotated', 'expired'].map(() => personalKey(owner.accessToken)));
+    const ids = (
+      await server.app.inject({
+        method: 'GET',
+        url: '/users/me/api-keys',
+        headers: { authorization: `Bearer ${owner.accessToken}` },
+      })
+    ).json().data as { id: string; prefix: string }[];
+    const idOf = (key: string) => ids.find((row) => key.startsWith(row.prefix))?.id;
+    const [revoked, rotated, expired] = keys as [string, string, string];
+    const headers = { authorization: `Bearer ${owner.accessToken}` };
+    await server.app.inject({ method: 'DELETE', url: `/users/me/api-keys/${idOf(revoked)}`, headers });
+    await server.app.inject({ method: 'POST', url: `/users/me/api-keys/${idOf(rotated)}/rotate`, headers });
+    for (const route of routes.filter((r) => r.access !== 'public')) {
+      await expectRefused(route, revoked, 401, 'API_KEY_REVOKED');
+      await expectRefused(route, rotated, 401, 'API_KEY_REVOKED');
+    }
+    server.clock.advance(31 * 24 * 60 * 60 * 1000);
+    for (const route of routes.filter((r) => r.access !== 'public')) {
+      await expectRefused(route, expired, 401, 'API_KEY_EXPIRED');
+    }
+    // A month has passed: the victim's session has expired too, so they sign in again.
+    victim = await server.login(victim.email).then((response) => ({
+      ...victim,
+      accessToken: response.json().data.access_token,
+      refreshToken: response.json().data.refresh_token,
+    }));
+    const sessions = await server.app.inject({
+      method: 'GET',
+      url: '/users/me/sessions',
+      headers: { authorization: `Bearer ${victim.accessToken}` },
+    });
+    victimSessionId = sessions.json().data.find((session: { current: boolean }) => session.current).id;
+  });
+
+  it("enforces API key scopes route by route: all other permissions are not enough, the route's own is", async () => {
+    const permissions = [...new Set(routes.map(permissionOf).filter((p): p is string => p !== null))];
+    const everything = Object.keys(PERMISSIONS);
+    const owner = await server.admin();
+    const scopedKey = async (scopes: string[]) => {
+      const response = await server.app.inject({
+        method: 'POST',
+        url: '/users/me/api-keys',
+        headers: { authorization: `Bearer ${owner.accessToken}` },
+        payload: { name: 'matrix', scopes },
+      });
+      return response.json().data.key as string;
+    };
+    for (const permission of permissions) {
+      const without = await scopedKey(everything.filter((p) => p !== permission));
+      const only = await scopedKey([permission]);
+      for (const route of routes.filter((r) => permissionOf(r) === permission)) {
+        await expectRefused(route, without, 403, 'API_KEY_SCOPE_DENIED');
+        if (route.apiKeys === 'refused') {
+          await expectRefused(route, only, 403, 'API_KEY_NOT_ALLOWED');
+          continue;
+        }
+        const target = await server.user();
+        await expectAdmitted(route, only, { userId: target.id, sessionId: NIL });
+      }
+    }
   });
 
   it("never lets one user act on another's records through the self-service routes", async () => {

@@ -1,14 +1,21 @@
 import type { FastifyRequest } from 'fastify';
 import type { Credential } from '../caller.js';
+import { API_KEY_PREFIXES } from '../crypto/api-key.js';
 import { AuthError } from '../errors/auth-error.js';
 
 /**
  * Finds the caller's credential, in the order DESIGN.md §2 gives: a header or query credential wins over the
- * session cookie; a header and a query credential together are ambiguous and refused (as Directus does).
+ * session cookie; a header and a query credential together, or an Authorization header and an API key header
+ * together, are ambiguous and refused (as Directus does). A publishable key in the API key header only names the
+ * project (see project-key.ts) and is no credential, so it may accompany any.
  */
 export function extractCredential(request: FastifyRequest, sessionCookieName: string): Credential | null {
   const header = bearer(request.headers.authorization);
-  const apiKey = single(request.headers['x-api-key']) ?? single(request.headers['api-key']);
+  const keyHeader = apiKeyHeader(request);
+  const apiKey = keyHeader?.startsWith(API_KEY_PREFIXES.publishable) ? null : keyHeader;
+  if (header && apiKey) {
+    throw new AuthError('INVALID_PAYLOAD', 'Send one credential: an Authorization header or an API key header.');
+  }
   const query = (request.query as Record<string, unknown> | undefined)?.access_token;
   const queryToken = typeof query === 'string' && query.length > 0 ? query : null;
   if (Array.isArray(query)) throw new AuthError('INVALID_PAYLOAD', 'Only one access_token query parameter is allowed.');
@@ -21,6 +28,15 @@ export function extractCredential(request: FastifyRequest, sessionCookieName: st
   const cookie = request.cookies?.[sessionCookieName];
   if (cookie) return { source: 'session-cookie', token: cookie };
   return null;
+}
+
+/** The value of `X-API-Key` or `API-KEY` (one of them, once), or null. */
+export function apiKeyHeader(request: FastifyRequest): string | null {
+  const headers = request.headers;
+  const xApiKey = single(headers['x-api-key']);
+  const apiKey = single(headers['api-key']);
+  if (xApiKey && apiKey) throw new AuthError('INVALID_PAYLOAD', 'Only one API key header is allowed.');
+  return xApiKey ?? apiKey;
 }
 
 function bearer(value: string | undefined): string | null {

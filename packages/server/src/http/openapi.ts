@@ -16,6 +16,12 @@ export async function registerOpenApi(
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           sessionCookie: { type: 'apiKey', in: 'cookie', name: 'gatehouse_session_token' },
+          apiKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-API-Key',
+            description: 'A personal (gatehouse_pat_) or secret (gatehouse_sk_) key; also accepted as a Bearer token.',
+          },
         },
       },
     },

@@ -4,6 +4,7 @@ import * as initial from './001-initial.js';
 import * as adminAudit from './002-admin-audit.js';
 import * as mailInvitations from './003-mail-invitations.js';
 import * as webhooks from './004-webhooks.js';
+import * as apiKeys from './005-api-keys.js';
 import * as oneTimeTokens from './006-one-time-tokens.js';
 import * as lifecycle from './007-lifecycle.js';
 import * as passwordless from './008-passwordless.js';
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '011-passkeys', up: passkeys.up },
   { name: '010-mfa', up: mfa.up },
   { name: '007-lifecycle', up: lifecycle.up },
+  { name: '005-api-keys', up: apiKeys.up },
 ];

@@ -130,7 +130,7 @@ export async function lifecycleRoutes(app: FastifyInstance, options: LifecycleRo
   r.post(
     '/auth/password/change',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       schema: {
         tags: ['auth'],
         summary: "Change the signed-in user's password; ends their other sessions",
@@ -149,7 +149,7 @@ export async function lifecycleRoutes(app: FastifyInstance, options: LifecycleRo
   r.delete(
     '/users/me',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       preValidation: emptyBodyAsObject,
       schema: {
         tags: ['users'],

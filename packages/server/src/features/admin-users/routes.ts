@@ -218,7 +218,7 @@ export async function adminUserRoutes(app: FastifyInstance, options: AdminUserRo
   r.post(
     '/users/:id/impersonate',
     {
-      config: { access: { permission: 'users:impersonate' } },
+      config: { access: { permission: 'users:impersonate' }, apiKeys: 'refused' },
       schema: {
         tags,
         summary: 'A short access token that acts as the user (support)',

@@ -16,6 +16,7 @@ function caller(claims: Record<string, unknown>, actorId: string | null = null):
     source: 'authorization',
     claims,
     actorId,
+    apiKey: null,
   };
 }
 

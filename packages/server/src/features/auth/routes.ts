@@ -153,7 +153,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   r.post(
     '/auth/logout/all',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       schema: { tags: ['auth'], summary: 'End every session of the signed-in user', response: NoContent },
     },
     async (request, replyObject) => {

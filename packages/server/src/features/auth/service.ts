@@ -9,6 +9,7 @@ import type { SessionRow, Tables, UserProfile, UserUpdate } from '../../db/types
 import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
 import type { AuditLog } from '../audit/index.js';
 import { checkPasswordPolicy, type ProjectSettingsService } from '../projects/index.js';
+import { effectivePermissions } from '../roles/index.js';
 import type { SessionService } from '../sessions/index.js';
 import type { KeyRing } from '../signing-keys/index.js';
 import {
@@ -302,8 +303,55 @@ export class AuthService {
       source: credential.source,
       claims,
       actorId: actorOf(claims),
-      ...(typeof claims.scope === 'string' ? { scope: claims.scope } : {}),
+      // An exchanged API key's token names its scopes in `scope` too; only a token without `api_key` is restricted by it.
+      ...(typeof claims.scope === 'string' && claims.api_key === undefined ? { scope: claims.scope } : {}),
+      apiKey: apiKeyOf(claims),
     };
+  }
+
+  /**
+   * Exchanges a verified personal API key for an access token (`GET /api/auth`, the Entu model). The token's
+   * session is the key itself (`sid` is the key id), so revoking or rotating the key out ends the tokens obtained
+   * with it at once, through the revocation list; it carries the key's id and scopes (`api_key`, `scope`) and the
+   * permissions both the user and the scopes grant, and expires no later than the key. Throws the registry error
+   * for a missing, suspended or inactive user.
+   */
+  async exchangeApiKey(key: {
+    id: string;
+    userId: string;
+    projectId: string;
+    scopes: readonly string[] | null;
+    /** When the key stops working (expiry, or the end of a rotation's grace period). */
+    endsAt: number;
+  }): Promise<{ token: string; expires: number; user: UserProfile }> {
+    const found = await findUserWithPermissions(this.deps.db, key.userId);
+    if (!found || found.user.project_id !== key.projectId) throw invalidCredentials();
+    if (found.user.status === 'suspended') throw new AuthError('USER_SUSPENDED', 'User suspended.');
+    if (found.user.status !== 'active') throw invalidCredentials();
+    const now = this.deps.clock.now();
+    const session: SessionRow = {
+      id: key.id,
+      project_id: key.projectId,
+      user_id: key.userId,
+      mode: 'json',
+      amr: '["api_key"]',
+      auth_time: now,
+      created_at: now,
+      last_used_at: now,
+      expires_at: key.endsAt,
+      absolute_expires_at: key.endsAt,
+      revoked_at: null,
+      revoked_reason: null,
+      ip: null,
+      user_agent: null,
+      actor_id: null,
+    };
+    const subject = { user: found.user, permissions: effectivePermissions(found.permissions, key.scopes) };
+    const issued = await this.issue(subject, session, 'json', null, {
+      api_key: key.id,
+      ...(key.scopes === null ? {} : { scope: key.scopes.join(' ') }),
+    });
+    return { token: issued.token, expires: issued.expires, user: found.user };
   }
 
   async logout(sessionId: string, meta: RequestMeta): Promise<void> {
@@ -385,7 +433,7 @@ export class AuthService {
     session: SessionRow,
     mode: AuthMode,
     refreshToken: string | null,
-    extraClaims: { act?: { sub: string }; scope?: string } = {},
+    extraClaims: { act?: { sub: string }; api_key?: string; scope?: string } = {},
   ): Promise<IssuedTokens> {
     const { config, clock, keyRing, projectId, settings } = this.deps;
     const lifetimes = settings.lifetimes(await settings.get(projectId));
@@ -417,6 +465,13 @@ export class AuthService {
       refreshExpires: session.expires_at - now,
     };
   }
+}
+
+/** The API key a token was obtained with (`GET /api/auth`), with its scopes, or null. */
+function apiKeyOf(claims: JwtClaims): Caller['apiKey'] {
+  if (typeof claims.api_key !== 'string') return null;
+  const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ').filter((scope) => scope.length > 0) : null;
+  return { id: claims.api_key, kind: 'personal', scopes };
 }
 
 /** The acting admin of an impersonation token (RFC 8693 `act` claim), or null. */

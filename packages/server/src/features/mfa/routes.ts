@@ -60,7 +60,7 @@ function ownAccountOf(request: FastifyRequest): UserProfile {
 export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions): Promise<void> {
   const { mfa, originCheck, reply } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const enrolment = { access: 'signed-in' as const, scopes: [MFA_ENROLLMENT_SCOPE] };
+  const enrolment = { access: 'signed-in' as const, scopes: [MFA_ENROLLMENT_SCOPE], apiKeys: 'refused' as const };
 
   r.post(
     '/auth/mfa/challenge',
@@ -155,7 +155,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
   r.put(
     '/users/me/mfa/default',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       schema: {
         tags: ['mfa'],
         summary: 'Choose the factor sign-in offers first',
@@ -174,7 +174,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
   r.post(
     '/users/me/mfa/recovery-codes',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       preValidation: emptyBodyAsObject,
       schema: {
         tags: ['mfa'],
@@ -198,7 +198,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
   r.delete(
     '/users/me/mfa/factors/:id',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       preValidation: emptyBodyAsObject,
       schema: {
         tags: ['mfa'],
@@ -219,7 +219,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
   r.delete(
     '/users/me/mfa',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       preValidation: emptyBodyAsObject,
       schema: {
         tags: ['mfa'],

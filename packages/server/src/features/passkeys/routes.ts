@@ -113,7 +113,7 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
   r.post(
     '/users/me/passkeys/options',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       preValidation: emptyBodyAsObject,
       schema: {
         tags,
@@ -134,7 +134,7 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
   r.post(
     '/users/me/passkeys',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       schema: {
         tags,
         summary: 'Finish registering a passkey with the browser’s credential',
@@ -168,7 +168,7 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
   r.patch(
     '/users/me/passkeys/:id',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       // Someone else's (or no) passkey answers 404 before the body is validated: the id is no oracle either way.
       preValidation: async (request) => {
         const { id } = request.params as { id: string };
@@ -196,7 +196,7 @@ export async function passkeyRoutes(app: FastifyInstance, options: PasskeyRoutes
   r.delete(
     '/users/me/passkeys/:id',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       schema: {
         tags,
         summary: 'Remove one of the signed-in user’s passkeys',

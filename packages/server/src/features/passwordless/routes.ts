@@ -200,7 +200,7 @@ export async function passwordlessRoutes(app: FastifyInstance, options: Password
   r.post(
     '/users/me/phone',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       schema: {
         tags: ['passwordless'],
         summary: 'Send a code to a phone number to add it to the account',
@@ -219,7 +219,7 @@ export async function passwordlessRoutes(app: FastifyInstance, options: Password
   r.post(
     '/users/me/phone/verify',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       schema: {
         tags: ['passwordless'],
         summary: 'Confirm the phone number with the code sent to it',
@@ -238,7 +238,7 @@ export async function passwordlessRoutes(app: FastifyInstance, options: Password
   r.delete(
     '/users/me/phone',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       schema: { tags: ['passwordless'], summary: 'Remove the phone number from the account', response: NoContent },
     },
     async (request, reply) => {

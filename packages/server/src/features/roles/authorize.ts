@@ -4,7 +4,7 @@ import type { Caller } from '../../caller.js';
 import type { Tables, UserProfile } from '../../db/types.js';
 import { AuthError, forbidden, invalidCredentials } from '../../errors/auth-error.js';
 import { findUserById, findUserWithPermissions } from '../users/index.js';
-import { hasPermission } from './permissions.js';
+import { effectivePermissions, hasPermission } from './permissions.js';
 
 export interface Authorizer {
   /**
@@ -19,6 +19,13 @@ export interface Authorizer {
   authorize(caller: Caller, permission: string, request: FastifyRequest): Promise<void>;
 }
 
+/** A secret project key is no account: it administers its project, and has no "own" routes. */
+function refuseSecretKey(caller: Caller): void {
+  if (caller.apiKey?.kind === 'secret') {
+    throw new AuthError('API_KEY_NOT_ALLOWED', 'A secret key acts for its project and has no account of its own.');
+  }
+}
+
 function checkStatus(caller: Caller, user: UserProfile | undefined): asserts user is UserProfile {
   if (!user || user.project_id !== caller.projectId) throw invalidCredentials();
   if (user.status === 'suspended') throw new AuthError('USER_SUSPENDED', 'User suspended.');
@@ -28,18 +35,27 @@ function checkStatus(caller: Caller, user: UserProfile | undefined): asserts use
 export function createAuthorizer(db: Kysely<Tables>): Authorizer {
   return {
     async ensureActive(caller, request) {
+      refuseSecretKey(caller);
       const user = await findUserById(db, caller.userId);
       checkStatus(caller, user);
       request.account = user;
     },
     async authorize(caller, permission, request) {
+      // A secret key administers its project (checked live against the revocation list when it was resolved).
+      if (caller.apiKey?.kind === 'secret') return;
       const found = await findUserWithPermissions(db, caller.userId);
       checkStatus(caller, found?.user);
       if (!found || !hasPermission(found.permissions, permission)) {
         throw forbidden(`This needs the permission ${permission}.`);
       }
+      // An API key (or a token obtained with one) acts with what both the user and the key's scopes grant.
+      const scopes = caller.apiKey?.scopes ?? null;
+      const permissions = effectivePermissions(found.permissions, scopes);
+      if (!hasPermission(permissions, permission)) {
+        throw new AuthError('API_KEY_SCOPE_DENIED', `The API key's scopes do not include ${permission}.`);
+      }
       caller.role = found.user.role;
-      caller.permissions = found.permissions;
+      caller.permissions = permissions;
       request.account = found.user;
     },
   };

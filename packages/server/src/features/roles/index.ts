@@ -1,4 +1,10 @@
 export { type Authorizer, createAuthorizer } from './authorize.js';
-export { hasPermission, PERMISSION_PATTERN, PERMISSIONS, type Permission } from './permissions.js';
+export {
+  effectivePermissions,
+  hasPermission,
+  PERMISSION_PATTERN,
+  PERMISSIONS,
+  type Permission,
+} from './permissions.js';
 export { roleRoutes } from './routes.js';
 export { lockAdministration, RoleService, toRole } from './service.js';

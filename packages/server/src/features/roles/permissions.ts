@@ -18,6 +18,8 @@ export const PERMISSIONS = {
   'templates:read': 'Read the e-mail templates of the project.',
   'templates:write': 'Replace and reset e-mail templates.',
   'outbox:read': 'Read outgoing mail in the outbox, including the links it carries (development outbox).',
+  'api-keys:admin': "List and revoke any user's personal API keys.",
+  'projects:keys': 'Create, list, rotate and revoke the publishable and secret keys of the project.',
 } as const satisfies Record<string, string>;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -33,4 +35,18 @@ export function hasPermission(granted: readonly string[], required: string): boo
     if (resource && permission === `${resource}*`) return true;
   }
   return false;
+}
+
+/**
+ * What a key with `scopes` may use of the permissions `held` by its user: the scopes `held` covers, and those of
+ * `held` the scopes cover (`users:*` held and `users:read` scoped gives `users:read`; `*` scoped gives all that
+ * is held). Null scopes grant everything held. Computed at each use, so a user who loses a permission loses it
+ * on their keys too.
+ */
+export function effectivePermissions(held: readonly string[], scopes: readonly string[] | null): string[] {
+  if (scopes === null) return [...held];
+  const granted = new Set<string>();
+  for (const scope of scopes) if (hasPermission(held, scope)) granted.add(scope);
+  for (const permission of held) if (hasPermission(scopes, permission)) granted.add(permission);
+  return [...granted];
 }

@@ -3,14 +3,22 @@ import type { Clock } from '../../clock.js';
 import type { Tables } from '../../db/types.js';
 import { revokedSince } from './store.js';
 
+/** Answers the ids revoked at or after `since` (ms), with when; one indexed query. */
+export type RevocationSource = (db: Kysely<Tables>, since: number) => Promise<{ id: string; revoked_at: number }[]>;
+
 /**
- * The set of revoked sessions this node knows of, so that checking a token never needs a database read.
- * Revocations made on this node land at once; those made on other nodes are picked up by a poll every
- * `interval` (one indexed query per second per node, however busy the node is). An entry is kept as long as a
- * token of that session could still be valid (`retention`), then dropped, which bounds the set.
+ * The set of revoked sessions (and other credentials: API keys) this node knows of, so that checking a token or
+ * key never needs a database read. Revocations made on this node land at once; those made on other nodes are
+ * picked up by a poll every `interval` (one indexed query per source per second per node, however busy the node
+ * is). An entry is kept as long as a token of that session could still be valid (`retention`), then dropped,
+ * which bounds the set.
+ *
+ * An entry may carry a time in the future (an API key rotated with a grace period stops then): it counts as
+ * revoked from that time on. Ids are UUIDs, so sessions and keys share the set without colliding.
  */
 export class RevocationList {
   private readonly revoked = new Map<string, number>();
+  private readonly sources: RevocationSource[] = [revokedSince];
   private cursor: number;
   private timer: NodeJS.Timeout | null = null;
 
@@ -22,13 +30,19 @@ export class RevocationList {
     this.cursor = clock.now() - options.retention;
   }
 
-  has(sessionId: string): boolean {
-    return this.revoked.has(sessionId);
+  has(id: string): boolean {
+    const at = this.revoked.get(id);
+    return at !== undefined && at <= this.clock.now();
   }
 
-  add(sessionIds: readonly string[]): void {
-    const now = this.clock.now();
-    for (const id of sessionIds) this.revoked.set(id, now);
+  /** Marks ids revoked from `at` on (now when absent). */
+  add(ids: readonly string[], at = this.clock.now()): void {
+    for (const id of ids) this.revoked.set(id, at);
+  }
+
+  /** Another table whose revocations the poll picks up (a feature's credentials: API keys). */
+  addSource(source: RevocationSource): void {
+    this.sources.push(source);
   }
 
   /** How long a revocation is kept: as long as a token of its session could still be valid. */
@@ -47,8 +61,9 @@ export class RevocationList {
   async refresh(): Promise<void> {
     const now = this.clock.now();
     const since = this.cursor;
-    const rows = await revokedSince(this.db, since);
-    for (const row of rows) this.revoked.set(row.id, row.revoked_at);
+    for (const source of this.sources) {
+      for (const row of await source(this.db, since)) this.revoked.set(row.id, row.revoked_at);
+    }
     this.cursor = Math.max(since, now - this.options.interval * 2);
     const oldest = now - this.options.retention;
     for (const [id, at] of this.revoked) if (at < oldest) this.revoked.delete(id);

@@ -110,7 +110,7 @@ export async function userRoutes(app: FastifyInstance, options: UserRoutesOption
   r.delete(
     '/users/me/sessions/:id',
     {
-      config: { access: 'signed-in' },
+      config: { access: 'signed-in', apiKeys: 'refused' },
       schema: {
         tags: ['sessions'],
         summary: 'End one session of the signed-in user',

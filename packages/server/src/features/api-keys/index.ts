@@ -1,0 +1,2 @@
+export { apiKeyRoutes } from './routes.js';
+export { ApiKeyService, keyError } from './service.js';
