@@ -1,9 +1,13 @@
 import type {
   ActivateBody,
   ActivateFactorResult,
+  ApiAuthResult,
+  ApiKey,
   AuthResult,
   CodeCheckBody,
   CodeGenerateBody,
+  CreateApiKeyBody,
+  CreatedApiKey,
   EmailEnrolment,
   MagicLinkResult,
   MfaChallengeResult,
@@ -23,9 +27,13 @@ export type AuthMode = 'json' | 'cookie' | 'session';
 export type {
   ActivateBody,
   ActivateFactorResult,
+  ApiAuthResult,
+  ApiKey,
   AuthResult,
   CodeCheckBody,
   CodeGenerateBody,
+  CreateApiKeyBody,
+  CreatedApiKey,
   EmailEnrolment,
   MagicLinkResult,
   MfaChallengeResult,
@@ -466,21 +474,21 @@ export class GatehouseClient {
   }
 
   /** The caller's personal API keys (never the keys themselves). */
-  listApiKeys<T = unknown[]>(): Promise<T> {
-    return this.request<T>('/users/me/api-keys');
+  listApiKeys(): Promise<ApiKey[]> {
+    return this.request<ApiKey[]>('/users/me/api-keys');
   }
 
   /**
    * Creates a personal API key; the answer carries the key, shown this once. `scopes` limits it to some of the
-   * user's permissions (absent: all of them).
+   * user's permissions (absent: all of them). Needs a recent sign-in.
    */
-  createApiKey<T = unknown>(body: { name: string; expires_at?: string; scopes?: string[] | null }): Promise<T> {
-    return this.request<T>('/users/me/api-keys', { method: 'POST', body });
+  createApiKey(body: CreateApiKeyBody): Promise<CreatedApiKey> {
+    return this.request<CreatedApiKey>('/users/me/api-keys', { method: 'POST', body });
   }
 
   /** Replaces a personal API key with a new one; the old one keeps working `gracePeriod` seconds (default 0). */
-  rotateApiKey<T = unknown>(id: string, gracePeriod?: number): Promise<T> {
-    return this.request<T>(`/users/me/api-keys/${encodeURIComponent(id)}/rotate`, {
+  rotateApiKey(id: string, gracePeriod?: number): Promise<CreatedApiKey> {
+    return this.request<CreatedApiKey>(`/users/me/api-keys/${encodeURIComponent(id)}/rotate`, {
       method: 'POST',
       body: gracePeriod === undefined ? {} : { grace_period: gracePeriod },
     });
@@ -492,8 +500,8 @@ export class GatehouseClient {
   }
 
   /** Exchanges an API key for an access token (Entu-style `GET /api/auth`); the answer is not stored. */
-  exchangeApiKey<T = { accounts: unknown[]; user: unknown; token: string; expires: number }>(key: string): Promise<T> {
-    return this.request<T>('/api/auth', { auth: 'none', headers: { authorization: `Bearer ${key}` } });
+  exchangeApiKey(key: string): Promise<ApiAuthResult> {
+    return this.request<ApiAuthResult>('/api/auth', { auth: 'none', headers: { authorization: `Bearer ${key}` } });
   }
 
   // ---- requests ------------------------------------------------------------------------------------------------

@@ -272,3 +272,53 @@ describe('passkeys', () => {
     await expect(signInWithPasskey(client(), { webauthn })).rejects.toBeInstanceOf(GatehouseError);
   });
 });
+
+describe('API keys', () => {
+  it('creates, lists, exchanges, uses, rotates and deletes a personal API key', async () => {
+    const { sdk, email } = await account();
+    await sdk.auth({ email, password: TEST_PASSWORD });
+    const created = await sdk.createApiKey({ name: 'CI' });
+    secrets.push(created.key);
+    expect(created).toMatchObject({ name: 'CI', status: 'active' });
+    expect(await sdk.listApiKeys()).toEqual([expect.objectContaining({ id: created.id, name: 'CI' })]);
+
+    const exchanged = await client().exchangeApiKey(created.key);
+    expect(exchanged).toMatchObject({ user: { email }, token: expect.any(String) });
+    // The key itself is a credential for the typed fetch of a client without a session.
+    const anonymous = client();
+    expect(
+      await anonymous.fetch('/users/me', { auth: 'none', headers: { authorization: `Bearer ${created.key}` } }),
+    ).toMatchObject({ email });
+
+    const rotated = await sdk.rotateApiKey(created.id);
+    secrets.push(rotated.key);
+    expect(rotated.key).not.toBe(created.key);
+    await expect(client().exchangeApiKey(created.key)).rejects.toBeInstanceOf(GatehouseError);
+    await sdk.deleteApiKey(rotated.id);
+    await expect(client().exchangeApiKey(rotated.key)).rejects.toBeInstanceOf(GatehouseError);
+  });
+
+  it('sends a publishable key with every call to Gatehouse; a wrong one answers PROJECT_KEY_INVALID', async () => {
+    const admin = await live.server.admin();
+    const response = await fetch(`${live.url}/projects/default/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'publishable', name: 'web' }),
+    });
+    expect(response.status).toBe(201);
+    const { data } = (await response.json()) as { data: { id: string; key: string } };
+    const email = `pk-${Date.now()}@example.com`;
+    const sdk = createClient({ url: live.url, crossTab: false, publishableKey: data.key });
+    clients.push(sdk);
+    await sdk.signUp({ email, password: TEST_PASSWORD });
+    await sdk.auth({ email, password: TEST_PASSWORD });
+    expect(await sdk.getProfile()).toMatchObject({ email });
+    await sdk.refresh();
+
+    const stale = createClient({ url: live.url, crossTab: false, publishableKey: `${data.key.slice(0, -4)}AAAA` });
+    clients.push(stale);
+    const refused = await stale.auth({ email, password: TEST_PASSWORD }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(GatehouseError);
+    expect(refused).toMatchObject({ code: 'PROJECT_KEY_INVALID', status: 401 });
+  });
+});
