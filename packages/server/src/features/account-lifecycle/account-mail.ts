@@ -1,3 +1,4 @@
+import type { RequestMeta } from '../../caller.js';
 import type { TemplateKindName, TemplateVariables } from '../../mail/index.js';
 import type { LifecycleDeps } from './deps.js';
 
@@ -24,3 +25,27 @@ export async function sendAccountMail(
 
 /** A time as mail shows it: `Tue, 01 Dec 2026 12:00:00 GMT`. */
 export const mailTime = (millis: number): string => new Date(millis).toUTCString();
+
+/**
+ * After a password was set by a change or a reset: the audit event (with how many sessions ended) and the
+ * `password_changed` notice to the account's address.
+ */
+export async function passwordChanged(
+  deps: Pick<LifecycleDeps, 'templates' | 'mailer' | 'publicUrl' | 'audit'>,
+  user: { id: string; project_id: string; email: string; language: string | null },
+  change: { via: 'change' | 'reset'; actorId: string; sessionsEnded: number; now: number; meta: RequestMeta },
+): Promise<void> {
+  await deps.audit.record(user.project_id, {
+    event: 'user.password_changed',
+    actorId: change.actorId,
+    subjectId: user.id,
+    ...change.meta,
+    details: { via: change.via, sessions_ended: change.sessionsEnded },
+  });
+  await sendAccountMail(
+    deps,
+    { projectId: user.project_id, email: user.email, language: user.language },
+    'password_changed',
+    { time: mailTime(change.now), via: change.via },
+  );
+}

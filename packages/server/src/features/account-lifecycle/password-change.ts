@@ -2,7 +2,7 @@ import type { PasswordChangeBody } from '@gatehouse/protocol';
 import type { Caller, RequestMeta } from '../../caller.js';
 import { hashPassword, verifyPassword } from '../../crypto/password.js';
 import { checkPasswordPolicy } from '../projects/index.js';
-import { mailTime, sendAccountMail } from './account-mail.js';
+import { passwordChanged } from './account-mail.js';
 import { type LifecycleDeps, PURPOSE } from './deps.js';
 
 export type ChangeResult = { ok: true } | { ok: false; reason: 'wrong_password' };
@@ -47,22 +47,7 @@ export class PasswordChange {
       .execute();
     await this.deps.tokens.revokeForUser(user.id, PURPOSE.reset);
     const ended = await sessions.endAllForUser(user.id, 'password_changed', { except: caller.sessionId });
-    await audit.record(user.project_id, {
-      event: 'user.password_changed',
-      actorId,
-      subjectId: user.id,
-      ...meta,
-      details: { via: 'change', sessions_ended: ended.length },
-    });
-    await sendAccountMail(
-      this.deps,
-      { projectId: user.project_id, email: user.email, language: user.language },
-      'password_changed',
-      {
-        time: mailTime(now),
-        via: 'change',
-      },
-    );
+    await passwordChanged(this.deps, user, { via: 'change', actorId: actorId, sessionsEnded: ended.length, now, meta });
     return { ok: true };
   }
 }

@@ -4,7 +4,7 @@ import { hashPassword } from '../../crypto/password.js';
 import { invalidPayload } from '../../errors/auth-error.js';
 import { checkPasswordPolicy } from '../projects/index.js';
 import { findUserByEmail, findUserById, normalizeEmail } from '../users/index.js';
-import { mailTime, sendAccountMail } from './account-mail.js';
+import { mailTime, passwordChanged, sendAccountMail } from './account-mail.js';
 import { issueUnlessRecent } from './cool-down.js';
 import { type LifecycleDeps, PURPOSE, RESEND_COOL_DOWN } from './deps.js';
 import { linkBase, linkWithToken } from './links.js';
@@ -125,22 +125,7 @@ export class PasswordReset {
       .execute();
     await tokens.revokeForUser(user.id, PURPOSE.reset);
     const ended = await sessions.endAllForUser(user.id, 'password_reset');
-    await audit.record(user.project_id, {
-      event: 'user.password_changed',
-      actorId: user.id,
-      subjectId: user.id,
-      ...meta,
-      details: { via: 'reset', sessions_ended: ended.length },
-    });
-    await sendAccountMail(
-      this.deps,
-      { projectId: user.project_id, email: user.email, language: user.language },
-      'password_changed',
-      {
-        time: mailTime(now),
-        via: 'reset',
-      },
-    );
+    await passwordChanged(this.deps, user, { via: 'reset', actorId: user.id, sessionsEnded: ended.length, now, meta });
     return { ok: true };
   }
 }
