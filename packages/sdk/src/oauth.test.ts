@@ -31,7 +31,9 @@ beforeAll(async () => {
     {
       client_id: 'gatehouse',
       client_secret: 'sdk-oidc-client-secret-3e8a41',
-      redirect_uris: ['corp', 'corpjson', 'off'].map((name) => `${publicUrl}/auth/login/${name}/callback`),
+      redirect_uris: ['corp', 'corpjson', 'corpsession', 'off'].map(
+        (name) => `${publicUrl}/auth/login/${name}/callback`,
+      ),
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_post',
@@ -50,6 +52,7 @@ beforeAll(async () => {
       GATEHOUSE_TRUSTED_ORIGINS: APP_ORIGIN,
       ...provider('CORP', { LABEL: 'Corp SSO' }),
       ...provider('CORPJSON', { MODE: 'json' }),
+      ...provider('CORPSESSION', { MODE: 'session' }),
       ...provider('OFF', { ENABLED: 'false' }),
     },
     {},
@@ -214,6 +217,26 @@ describe('oauth and completeOAuth', () => {
     expect(await detached.getProfile()).toMatchObject({ id, email });
   });
 
+  it('session mode: a session-mode provider leaves the session cookie, which only a session-mode client takes', async () => {
+    const email = providerAccount();
+    const page = browser();
+    expect(await page.follow(client().oauth('corpsession', { redirect: APP }))).toBe(APP);
+    expect(page.gatehouse.cookies.has(REFRESH)).toBe(false);
+    secrets.add(page.gatehouse.cookies.get('gatehouse_session_token')?.value ?? '');
+
+    // A json-mode client finds no refresh cookie to exchange.
+    await expect(client({ mode: 'json', fetch: fromPage(page.gatehouse) }).completeOAuth()).rejects.toMatchObject({
+      code: 'INVALID_PAYLOAD',
+      status: 400,
+    });
+    const sdk = client({ mode: 'session', fetch: fromPage(page.gatehouse) });
+    expect(await sdk.completeOAuth()).toEqual({ expires: expect.any(Number) });
+    expect(sdk.isSignedIn).toBe(true);
+    expect(await sdk.getAccessToken()).toBeNull();
+    expect(await sdk.getProfile()).toMatchObject({ email, provider: 'corpsession' });
+    secrets.add(page.gatehouse.cookies.get('gatehouse_session_token')?.value ?? '');
+  });
+
   it('a failed provider sign-in lands on the redirect with a reason, and completeOAuth answers a typed error', async () => {
     providerAccount(false);
     const page = browser();
@@ -232,7 +255,7 @@ describe('oauth and completeOAuth', () => {
   it('an unknown or disabled provider: oauth only builds the URL; opening it answers RECORD_NOT_FOUND', async () => {
     const sdk = client();
     const providers = await sdk.getAuthProviders();
-    expect(providers.data.map((provider) => provider.name).sort()).toEqual(['corp', 'corpjson']);
+    expect(providers.data.map((provider) => provider.name).sort()).toEqual(['corp', 'corpjson', 'corpsession']);
 
     for (const name of ['nope', 'off']) {
       const url = sdk.oauth(name, { redirect: APP });
