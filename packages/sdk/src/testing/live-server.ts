@@ -14,7 +14,8 @@ export interface LiveServer {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on now, for a test that must know the server's URL before it starts. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -28,8 +29,9 @@ async function freePort(): Promise<number> {
 export async function startLiveServer(
   env: Record<string, string> = {},
   options: Parameters<typeof createTestServer>[1] = {},
+  fixedPort?: number,
 ): Promise<LiveServer> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const server = await createTestServer({ GATEHOUSE_PUBLIC_URL: url, ...env }, options);
   await server.app.listen({ port, host: '127.0.0.1' });
