@@ -59,12 +59,7 @@ export class OneTimeTokens {
 
   /** Uses a link token once. */
   async redeemToken(purpose: string, token: string): Promise<RedeemResult> {
-    const row = await this.db
-      .selectFrom('one_time_tokens')
-      .selectAll()
-      .where('secret_hash', '=', sha256(token))
-      .where('purpose', '=', purpose)
-      .executeTakeFirst();
+    const row = await this.findToken(purpose, token);
     if (!row) return { ok: false, reason: 'unknown' };
     return this.consume(row);
   }
@@ -84,14 +79,7 @@ export class OneTimeTokens {
     const row = await this.latest(input.projectId, input.purpose, input.identifier, { live: true });
     if (!row) return { ok: false, reason: 'unknown' };
     if (row.expires_at <= this.clock.now()) return { ok: false, reason: 'expired' };
-    const counted = await this.db
-      .updateTable('one_time_tokens')
-      .set({ attempts: sql`attempts + 1` })
-      .where('id', '=', row.id)
-      .where('used_at', 'is', null)
-      .where('attempts', '<', sql<number>`max_attempts`)
-      .executeTakeFirst();
-    if (Number(counted.numUpdatedRows) !== 1) {
+    if (!(await this.countAttempt(row.id))) {
       // Either the tries are spent or a parallel request has just used the code.
       const current = await this.db
         .selectFrom('one_time_tokens')
@@ -139,24 +127,24 @@ export class OneTimeTokens {
    * never exceed `max_attempts`.
    */
   async attemptToken(purpose: string, token: string): Promise<RedeemResult> {
-    const row = await this.db
-      .selectFrom('one_time_tokens')
-      .selectAll()
-      .where('secret_hash', '=', sha256(token))
-      .where('purpose', '=', purpose)
-      .executeTakeFirst();
+    const row = await this.findToken(purpose, token);
     if (!row) return { ok: false, reason: 'unknown' };
     if (row.used_at !== null) return { ok: false, reason: 'used' };
     if (row.expires_at <= this.clock.now()) return { ok: false, reason: 'expired' };
+    if (!(await this.countAttempt(row.id))) return { ok: false, reason: 'too_many_attempts' };
+    return { ok: true, row, data: JSON.parse(row.data) as Record<string, unknown> };
+  }
+
+  /** Counts one attempt on a live secret if it has tries left: one conditional UPDATE, so parallel ones hold the limit. */
+  private async countAttempt(id: string): Promise<boolean> {
     const counted = await this.db
       .updateTable('one_time_tokens')
       .set({ attempts: sql`attempts + 1` })
-      .where('id', '=', row.id)
+      .where('id', '=', id)
       .where('used_at', 'is', null)
       .where('attempts', '<', sql<number>`max_attempts`)
       .executeTakeFirst();
-    if (Number(counted.numUpdatedRows) !== 1) return { ok: false, reason: 'too_many_attempts' };
-    return { ok: true, row, data: JSON.parse(row.data) as Record<string, unknown> };
+    return Number(counted.numUpdatedRows) === 1;
   }
 
   private async consume(row: OneTimeTokenRow): Promise<RedeemResult> {
