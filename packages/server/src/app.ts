@@ -203,6 +203,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     app.log.warn('GATEHOUSE_SMTP_URL is not set: mail stays in the outbox (GET /outbox) and is not delivered');
   }
   const templates = new EmailTemplateService(db, clock, audit);
+  const oneTimeTokens = new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes'));
   const lifecycle: AccountLifecycle = new AccountLifecycle(
     {
       database,
@@ -212,7 +213,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
       audit,
       settings,
       sessions,
-      tokens: new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes')),
+      tokens: oneTimeTokens,
       passwordParams,
       background: new BackgroundTasks(app.log),
       publicUrl: config.publicUrl,
@@ -252,7 +253,6 @@ export async function buildApp(config: Config, database: Database, options: Buil
     ttl: config.invitationTtl,
   });
 
-  const oneTimeTokens = new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes'));
   const passwordless = new PasswordlessService({
     db,
     clock,

@@ -25,25 +25,17 @@ function onFirstCall<F extends Compiled>(build: () => F): F {
  * Tests call every route (the authorization matrix), so a schema that does not compile still fails there.
  */
 export function lazySchemaCompilers(): NonNullable<FastifyServerOptions['schemaController']> {
-  const buildValidator = ValidatorSelector();
-  const buildSerializer = SerializerSelector();
-  type Factories = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
-  const factories = {
-    buildValidator: (externalSchemas: unknown, options: unknown) => {
-      const compile = (buildValidator as (...args: unknown[]) => (route: unknown) => Compiled)(
-        externalSchemas,
-        options,
-      );
-      return (route: unknown) => onFirstCall(() => compile(route));
-    },
-    buildSerializer: (externalSchemas: unknown, options: unknown) => {
-      const compile = (buildSerializer as (...args: unknown[]) => (route: unknown) => Compiled)(
-        externalSchemas,
-        options,
-      );
-      return (route: unknown) => onFirstCall(() => compile(route));
-    },
+  type Select = (...args: unknown[]) => (route: unknown) => Compiled;
+  const lazily = (select: Select) => (externalSchemas: unknown, options: unknown) => {
+    const compile = select(externalSchemas, options);
+    return (route: unknown) => onFirstCall(() => compile(route));
   };
+  type Factories = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
   // The wrappers answer what the compilers answer, only later; Fastify's types name Ajv's own function type.
-  return { compilersFactory: factories as unknown as Factories };
+  return {
+    compilersFactory: {
+      buildValidator: lazily(ValidatorSelector() as unknown as Select),
+      buildSerializer: lazily(SerializerSelector() as unknown as Select),
+    } as unknown as Factories,
+  };
 }

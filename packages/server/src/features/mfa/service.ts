@@ -185,8 +185,8 @@ export class MfaService {
     }
     // A passkey counts as having a second factor for the requirement (docs/mfa.md), but does not by itself turn the
     // second step on for an account that is not required to have one.
-    const hasPasskey = (await this.deps.passkeys.countPasskeys(user.id)) > 0;
     if (factors.length === 0 && !(await this.isRequired(user, settings))) return input.amr;
+    const hasPasskey = (await this.deps.passkeys.countPasskeys(user.id)) > 0;
     if (factors.length === 0 && !hasPasskey) {
       const setup = await this.deps.issueSetupToken({ userId: user.id, meta: input.meta });
       await this.recordCheck(user.id, input.meta, 'failure', { reason: 'setup_required' });

@@ -50,8 +50,8 @@ export function createAuthorizer(db: Kysely<Tables>): Authorizer {
       }
       // An API key (or a token obtained with one) acts with what both the user and the key's scopes grant.
       const scopes = caller.apiKey?.scopes ?? null;
-      const permissions = effectivePermissions(found.permissions, scopes);
-      if (!hasPermission(permissions, permission)) {
+      const permissions = scopes === null ? found.permissions : effectivePermissions(found.permissions, scopes);
+      if (scopes !== null && !hasPermission(permissions, permission)) {
         throw new AuthError('API_KEY_SCOPE_DENIED', `The API key's scopes do not include ${permission}.`);
       }
       caller.role = found.user.role;

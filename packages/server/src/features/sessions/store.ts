@@ -219,23 +219,17 @@ export async function signInHistory(
   db: Executor,
   input: { userId: string; userAgent: string | null; since: number; exceptSessionId: string },
 ): Promise<'first' | 'seen' | 'new'> {
-  const earlier = await db
+  const others = db
     .selectFrom('sessions')
     .select('id')
     .where('user_id', '=', input.userId)
-    .where('id', '!=', input.exceptSessionId)
-    .limit(1)
-    .executeTakeFirst();
-  if (!earlier) return 'first';
-  let query = db
-    .selectFrom('sessions')
-    .select('id')
-    .where('user_id', '=', input.userId)
-    .where('id', '!=', input.exceptSessionId)
+    .where('id', '!=', input.exceptSessionId);
+  // The usual answer (a known browser) takes one query; only an unseen one asks whether there was any before.
+  const seen = others
     .where('last_used_at', '>=', input.since)
     // Impersonation sessions carry the admin's browser, not the user's.
-    .where('actor_id', 'is', null);
-  query =
-    input.userAgent === null ? query.where('user_agent', 'is', null) : query.where('user_agent', '=', input.userAgent);
-  return (await query.limit(1).executeTakeFirst()) ? 'seen' : 'new';
+    .where('actor_id', 'is', null)
+    .where('user_agent', input.userAgent === null ? 'is' : '=', input.userAgent);
+  if (await seen.limit(1).executeTakeFirst()) return 'seen';
+  return (await others.limit(1).executeTakeFirst()) ? 'new' : 'first';
 }
