@@ -57,6 +57,11 @@ describe('loadConfig', () => {
     }
   });
 
+  it('keeps the public URL without a trailing slash, so links and the issuer built from it are one string', () => {
+    const config = loadConfig({ GATEHOUSE_DATA_DIR: dataDir(), GATEHOUSE_PUBLIC_URL: 'https://auth.example.com/' });
+    expect(config.publicUrl).toBe('https://auth.example.com');
+  });
+
   it('refuses production without a secret or with an http public URL', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', GATEHOUSE_DATA_DIR: dataDir() })).toThrow(
       /GATEHOUSE_SECRET is required/,

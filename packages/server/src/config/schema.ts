@@ -128,7 +128,11 @@ export const CONFIG_SCHEMA = {
     env: 'GATEHOUSE_PUBLIC_URL',
     default: 'http://localhost:4000',
     description: 'The URL users reach Gatehouse at: token issuer, links in e-mails, WebAuthn origin, trusted Origin.',
-    parse: url(['http:', 'https:']),
+    // Without a trailing slash, so the issuer is one string and every `${publicUrl}/path` built from it is right.
+    parse: (raw: string) => {
+      const parsed = url(['http:', 'https:'])(raw);
+      return typeof parsed === 'string' ? parsed.replace(/\/+$/, '') : parsed;
+    },
   },
   dataDir: {
     env: 'GATEHOUSE_DATA_DIR',

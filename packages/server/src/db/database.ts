@@ -116,3 +116,9 @@ async function ping(db: Kysely<Tables>): Promise<boolean> {
     return false;
   }
 }
+
+/** True when a write failed on a unique constraint, on either dialect. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}

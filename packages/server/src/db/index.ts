@@ -1,3 +1,3 @@
-export { type Database, type Dialect, openDatabase } from './database.js';
+export { type Database, type Dialect, isUniqueViolation, openDatabase } from './database.js';
 export { migrate } from './migrator.js';
 export type * from './types.js';

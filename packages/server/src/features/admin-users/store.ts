@@ -122,8 +122,4 @@ export async function deleteUserInProject(db: Executor, projectId: string, id: s
   await db.deleteFrom('users').where('id', '=', id).where('project_id', '=', projectId).execute();
 }
 
-/** True when a write failed on a unique constraint (the e-mail of a project), on either dialect. */
-export function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
-}
+export { isUniqueViolation } from '../../db/database.js';

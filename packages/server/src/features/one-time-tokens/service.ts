@@ -79,15 +79,8 @@ export class OneTimeTokens {
     const row = await this.latest(input.projectId, input.purpose, input.identifier, { live: true });
     if (!row) return { ok: false, reason: 'unknown' };
     if (row.expires_at <= this.clock.now()) return { ok: false, reason: 'expired' };
-    if (!(await this.countAttempt(row.id))) {
-      // Either the tries are spent or a parallel request has just used the code.
-      const current = await this.db
-        .selectFrom('one_time_tokens')
-        .select('used_at')
-        .where('id', '=', row.id)
-        .executeTakeFirst();
-      return { ok: false, reason: current?.used_at === null ? 'too_many_attempts' : 'used' };
-    }
+    const refused = await this.countAttempt(row.id);
+    if (refused) return { ok: false, reason: refused };
     if (!constantTimeEqual(this.codeHash(input.projectId, input.purpose, input.code), row.secret_hash)) {
       return { ok: false, reason: 'unknown' };
     }
@@ -131,12 +124,16 @@ export class OneTimeTokens {
     if (!row) return { ok: false, reason: 'unknown' };
     if (row.used_at !== null) return { ok: false, reason: 'used' };
     if (row.expires_at <= this.clock.now()) return { ok: false, reason: 'expired' };
-    if (!(await this.countAttempt(row.id))) return { ok: false, reason: 'too_many_attempts' };
+    const refused = await this.countAttempt(row.id);
+    if (refused) return { ok: false, reason: refused };
     return { ok: true, row, data: JSON.parse(row.data) as Record<string, unknown> };
   }
 
-  /** Counts one attempt on a live secret if it has tries left: one conditional UPDATE, so parallel ones hold the limit. */
-  private async countAttempt(id: string): Promise<boolean> {
+  /**
+   * Counts one attempt on a live secret if it has tries left: one conditional UPDATE, so parallel ones hold the
+   * limit. Answers null when counted, else why not: the tries are spent, or a parallel request has just used it.
+   */
+  private async countAttempt(id: string): Promise<'too_many_attempts' | 'used' | null> {
     const counted = await this.db
       .updateTable('one_time_tokens')
       .set({ attempts: sql`attempts + 1` })
@@ -144,7 +141,13 @@ export class OneTimeTokens {
       .where('used_at', 'is', null)
       .where('attempts', '<', sql<number>`max_attempts`)
       .executeTakeFirst();
-    return Number(counted.numUpdatedRows) === 1;
+    if (Number(counted.numUpdatedRows) === 1) return null;
+    const current = await this.db
+      .selectFrom('one_time_tokens')
+      .select('used_at')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return current?.used_at === null ? 'too_many_attempts' : 'used';
   }
 
   private async consume(row: OneTimeTokenRow): Promise<RedeemResult> {

@@ -11,6 +11,7 @@ import {
 import type { Kysely } from 'kysely';
 import type { RequestMeta } from '../../caller.js';
 import type { Clock } from '../../clock.js';
+import { isUniqueViolation } from '../../db/database.js';
 import type { OneTimeTokenRow, Tables, UserProfile } from '../../db/types.js';
 import { isAllowedUrl } from '../../http/allowed-url.js';
 import type { Mailer } from '../../mail/index.js';
@@ -301,9 +302,8 @@ export class PasswordlessService {
     try {
       await updateUser(db, user.id, { phone, phone_verified_at: now, updated_at: now });
     } catch (error) {
-      // Two accounts confirming one number at once: the unique index lets one win.
-      const taken = await db.selectFrom('users').select('id').where('phone', '=', phone).executeTakeFirst();
-      if (taken && taken.id !== user.id) return { ok: false, reason: 'taken' };
+      // Two accounts confirming one number at once: the unique index (per project) lets one win.
+      if (isUniqueViolation(error)) return { ok: false, reason: 'taken' };
       throw error;
     }
     await this.deps.audit.record(projectId, {
