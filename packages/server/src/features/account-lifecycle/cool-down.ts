@@ -1,5 +1,5 @@
 import type { IssueInput } from '../one-time-tokens/index.js';
-import { claimSendSlot } from '../passwordless/index.js';
+import { claimSendSlot } from '../one-time-tokens/index.js';
 import type { LifecycleDeps } from './deps.js';
 
 /**

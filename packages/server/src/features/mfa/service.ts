@@ -25,7 +25,7 @@ import type { Mailer } from '../../mail/index.js';
 import type { AuditLog } from '../audit/index.js';
 import { type IssuedTokens, RECENT_AUTH_MAX_AGE, requireRecentAuth } from '../auth/index.js';
 import type { EmailTemplateService } from '../email-templates/index.js';
-import type { OneTimeTokens } from '../one-time-tokens/index.js';
+import { claimSendSlot, type OneTimeTokens } from '../one-time-tokens/index.js';
 import {
   CHALLENGE_TTL as PASSKEY_CHALLENGE_TTL,
   type PasskeyRefusal,
@@ -563,9 +563,12 @@ export class MfaService {
 
   private async sendCode(user: { id: string; email: string }, purpose: string): Promise<{ expires: number }> {
     const { tokens, clock, projectId } = this.deps;
-    const last = await tokens.lastIssuedAt(projectId, purpose, user.email);
-    if (last !== null && clock.now() - last < EMAIL_RESEND_INTERVAL) {
-      const retryAfter = Math.ceil((last + EMAIL_RESEND_INTERVAL - clock.now()) / 1000);
+    const now = clock.now();
+    // One conditional upsert decides, so parallel requests send one code (a second would end the first).
+    const slot = { projectId, purpose, identifier: user.email, now, interval: EMAIL_RESEND_INTERVAL };
+    if (!(await claimSendSlot(this.deps.db, slot))) {
+      const last = (await tokens.lastIssuedAt(projectId, purpose, user.email)) ?? now;
+      const retryAfter = Math.max(1, Math.ceil((last + EMAIL_RESEND_INTERVAL - now) / 1000));
       throw new AuthError('REQUESTS_EXCEEDED', 'A code was sent moments ago; wait before asking for another.', {
         extensions: { retryAfter },
       });

@@ -1,1 +1,2 @@
+export { claimSendSlot } from './cooldowns.js';
 export { type Channel, type IssueInput, OneTimeTokens, type RedeemResult } from './service.js';

@@ -1,3 +1,2 @@
-export { claimSendSlot } from './cooldowns.js';
 export { passwordlessRoutes } from './routes.js';
 export { CODE_MAX_ATTEMPTS, MAGIC_LINK_PURPOSE, PasswordlessService, parseIdentifier } from './service.js';

@@ -19,9 +19,9 @@ import type { AuditLog } from '../audit/index.js';
 import type { AuthService, IssuedTokens } from '../auth/index.js';
 import type { EmailTemplateService } from '../email-templates/index.js';
 import type { OneTimeTokens, RedeemResult } from '../one-time-tokens/index.js';
+import { claimSendSlot } from '../one-time-tokens/index.js';
 import type { ProjectSettingsService } from '../projects/index.js';
 import { findUserByEmail, findUserById, insertUser, newUserRow, normalizeEmail, updateUser } from '../users/index.js';
-import { claimSendSlot } from './cooldowns.js';
 
 /** Purposes as stored in one_time_tokens; prefixed so they cannot meet another flow's. */
 export const MAGIC_LINK_PURPOSE = 'magic_link';
