@@ -48,7 +48,7 @@ interface Subject {
  */
 export interface SecondFactorGate {
   afterFirstFactor(
-    user: { id: string; email: string; role: string },
+    user: { id: string; email: string; role: string; language: string | null },
     input: { amr: string[]; method: string; otp?: string; mode: AuthMode; meta: RequestMeta },
   ): Promise<string[]>;
 }

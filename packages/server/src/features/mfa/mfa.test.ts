@@ -380,6 +380,43 @@ describe('e-mail codes', () => {
     return match[1];
   }
 
+  it("mail the code in the account's language when the project has a template for it", async () => {
+    const admin = await server.admin();
+    const german = {
+      subject: 'Ihr Code für {{site}}',
+      text: '{{code}} ist Ihr Code ({{minutes}} Minuten).\n',
+      html: '<p>{{code}} ist Ihr Code ({{minutes}} Minuten).</p>',
+    };
+    const stored = await server.app.inject({
+      method: 'PUT',
+      url: '/email-templates/mfa_code?locale=de',
+      headers: bearer(admin.accessToken),
+      payload: german,
+    });
+    expect(stored.statusCode, stored.body).toBe(200);
+    const user = await server.user();
+    const patched = await server.app.inject({
+      method: 'PATCH',
+      url: '/users/me',
+      headers: bearer(user.accessToken),
+      payload: { language: 'de' },
+    });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect((await post('/users/me/mfa/email', undefined, user.accessToken)).statusCode).toBe(200);
+    await server.mailer.settled();
+    const mail = await smtp.next();
+    expect(mail.parsed.subject).toBe('Ihr Code für localhost:4000');
+    const code = /\b(\d{6})\b/.exec(mail.parsed.text ?? '')?.[1];
+    expect(code).toBeDefined();
+    secrets.push(code as string);
+    const reset = await server.app.inject({
+      method: 'DELETE',
+      url: '/email-templates/mfa_code?locale=de',
+      headers: bearer(admin.accessToken),
+    });
+    expect(reset.statusCode).toBe(204);
+  });
+
   it('enrol with a mailed code, then sign in through challenge and verify', async () => {
     const user = await server.user();
     const started = await post('/users/me/mfa/email', undefined, user.accessToken);

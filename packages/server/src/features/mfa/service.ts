@@ -132,6 +132,8 @@ export interface MfaSubject {
   id: string;
   email: string;
   role: string;
+  /** Chooses the templates' locale, as for every account message. */
+  language?: string | null;
 }
 
 type CodeCheck = { ok: true; method: CodeMethod } | { ok: false; reason: 'wrong_code' } | LockedOut;
@@ -561,7 +563,10 @@ export class MfaService {
     return { user, data: attempt.data };
   }
 
-  private async sendCode(user: { id: string; email: string }, purpose: string): Promise<{ expires: number }> {
+  private async sendCode(
+    user: { id: string; email: string; language?: string | null },
+    purpose: string,
+  ): Promise<{ expires: number }> {
     const { tokens, clock, projectId } = this.deps;
     const now = clock.now();
     // One conditional upsert decides, so parallel requests send one code (a second would end the first).
@@ -582,7 +587,7 @@ export class MfaService {
       userId: user.id,
       maxAttempts: EMAIL_CODE_ATTEMPTS,
     });
-    const mail = await this.deps.templates.render(projectId, 'mfa_code', null, {
+    const mail = await this.deps.templates.render(projectId, 'mfa_code', user.language ?? null, {
       code: issued.code,
       site: new URL(this.deps.publicUrl).host,
       minutes: String(EMAIL_CODE_TTL / 60_000),
@@ -692,7 +697,7 @@ export class MfaService {
   private async notifyRecoveryCodeUsed(user: MfaSubject): Promise<void> {
     const { projectId, clock } = this.deps;
     const remaining = await store.countRecoveryCodes(this.deps.db, user.id);
-    const mail = await this.deps.templates.render(projectId, 'recovery_code_used', null, {
+    const mail = await this.deps.templates.render(projectId, 'recovery_code_used', user.language ?? null, {
       site: new URL(this.deps.publicUrl).host,
       remaining: String(remaining),
       time: new Date(clock.now()).toUTCString(),
