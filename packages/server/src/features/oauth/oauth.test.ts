@@ -532,6 +532,27 @@ describe('OpenID sign-in failures', () => {
       expect(response.cookies).toHaveLength(0);
     }
     expect(server.logs()).toContain('sign-in provider cannot be reached');
+
+    // A link ticket is not used up by a start that could not reach the provider.
+    const owner = await server.user();
+    const ticket = await server.app.inject({
+      method: 'POST',
+      url: '/users/me/identities/down',
+      headers: bearer(owner.accessToken),
+      payload: { redirect: APP },
+    });
+    expect(ticket.statusCode, ticket.body).toBe(200);
+    const link = new URL(ticket.json().data.url);
+    seen.add(link.searchParams.get('link') ?? '');
+    const started = await server.app.inject({ method: 'GET', url: `${link.pathname}${link.search}` });
+    expect(started.statusCode).toBe(503);
+    const tickets = await server.database.db
+      .selectFrom('oauth_flows')
+      .select('used_at')
+      .where('user_id', '=', owner.id)
+      .where('purpose', '=', 'link_ticket')
+      .execute();
+    expect(tickets).toEqual([{ used_at: null }]);
   });
 
   it('answers garbage at the callback with OAUTH_FAILED, never a 500', async () => {

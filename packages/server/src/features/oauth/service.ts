@@ -149,6 +149,14 @@ export class OAuthService {
         return { ok: false, code: 'INVALID_PAYLOAD', message: 'The redirect is not an allowed URL.' };
       }
     }
+    let config: client.Configuration;
+    try {
+      config = await this.clients.configuration(provider);
+    } catch (error) {
+      this.deps.log?.warn({ provider: name, error: describeError(error) }, 'sign-in provider cannot be reached');
+      return { ok: false, code: 'SERVICE_UNAVAILABLE', message: 'The provider cannot be reached.' };
+    }
+    // A link ticket is used up only once the provider can be reached, so an outage does not cost the user it.
     const now = clock.now();
     let linkUserId: string | null = null;
     if (input.linkTicket !== undefined) {
@@ -162,13 +170,6 @@ export class OAuthService {
         return { ok: false, code: 'INVALID_TOKEN', message: 'The link ticket is invalid, used or expired.' };
       }
       linkUserId = ticket.user_id;
-    }
-    let config: client.Configuration;
-    try {
-      config = await this.clients.configuration(provider);
-    } catch (error) {
-      this.deps.log?.warn({ provider: name, error: describeError(error) }, 'sign-in provider cannot be reached');
-      return { ok: false, code: 'SERVICE_UNAVAILABLE', message: 'The provider cannot be reached.' };
     }
     const preset = PRESETS[provider.driver];
     const verifier = client.randomPKCECodeVerifier();
