@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { BackgroundTasks } from './background.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/index.js';
 import { looksLikeApiKey } from './crypto/api-key.js';
@@ -7,7 +8,7 @@ import { createJwtVerifier } from './crypto/jwt.js';
 import type { PasswordParams } from './crypto/password.js';
 import { deriveKey } from './crypto/secret-box.js';
 import type { Database } from './db/index.js';
-import { AccountLifecycle, BackgroundTasks, lifecycleRoutes } from './features/account-lifecycle/index.js';
+import { AccountLifecycle, lifecycleRoutes } from './features/account-lifecycle/index.js';
 import { AdminUserService, adminUserRoutes } from './features/admin-users/index.js';
 import { ApiKeyService, apiKeyRoutes } from './features/api-keys/index.js';
 import { AuditLog, auditRoutes } from './features/audit/index.js';
@@ -204,6 +205,8 @@ export async function buildApp(config: Config, database: Database, options: Buil
   }
   const templates = new EmailTemplateService(db, clock, audit);
   const oneTimeTokens = new OneTimeTokens(db, clock, deriveKey(config.secret, 'one-time-codes'));
+  // Work public requests start but do not wait for (their mail), so an answer's timing tells nothing.
+  const background = new BackgroundTasks(app.log);
   const lifecycle: AccountLifecycle = new AccountLifecycle(
     {
       database,
@@ -215,7 +218,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
       sessions,
       tokens: oneTimeTokens,
       passwordParams,
-      background: new BackgroundTasks(app.log),
+      background,
       publicUrl: config.publicUrl,
       passwordResetTtl: config.passwordResetTtl,
       passwordResetUrlAllowList: config.passwordResetUrlAllowList,
@@ -374,6 +377,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
   await app.register(emailTemplateRoutes, { templates });
   await app.register(passwordlessRoutes, {
     passwordless,
+    background,
     secureCookies: config.secureCookies,
     originCheck,
   });

@@ -1,3 +1,4 @@
+import type { BackgroundTasks } from '../../background.js';
 import type { Clock } from '../../clock.js';
 import type { PasswordParams } from '../../crypto/password.js';
 import type { Database } from '../../db/database.js';
@@ -7,7 +8,6 @@ import type { EmailTemplateService } from '../email-templates/index.js';
 import type { OneTimeTokens } from '../one-time-tokens/index.js';
 import type { ProjectSettingsService } from '../projects/index.js';
 import type { SessionService } from '../sessions/index.js';
-import type { BackgroundTasks } from './background.js';
 
 /** What the account-lifecycle services share, wired by app.ts. */
 export interface LifecycleDeps {

@@ -55,6 +55,7 @@ function post(url: string, payload: object, headers: Record<string, string> = {}
 async function magicLink(email: string, extra: object = {}): Promise<string> {
   const response = await post('/auth/magic-link', { email, ...extra });
   expect(response.statusCode).toBe(204);
+  await server.lifecycle.settled();
   await server.mailer.settled();
   const mail = await smtp.next();
   expect(mail.envelope.to).toEqual([email]);
@@ -69,6 +70,7 @@ async function magicLink(email: string, extra: object = {}): Promise<string> {
 async function mailedCode(identifier: string, purpose: 'login' | 'activate'): Promise<string> {
   const response = await post('/auth/code/generate', { identifier, channel: 'email', purpose });
   expect(response.statusCode).toBe(204);
+  await server.lifecycle.settled();
   await server.mailer.settled();
   const mail = await smtp.next();
   const code = codeIn(mail.parsed.text ?? '');
@@ -127,6 +129,7 @@ describe('magic link', () => {
     const forKnown = await post('/auth/magic-link', { email: known.email });
     const forUnknown = await post('/auth/magic-link', { email });
     expect([forUnknown.statusCode, forUnknown.body]).toEqual([forKnown.statusCode, forKnown.body]);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     const mails = [await smtp.next(), await smtp.next()];
     const mail = mails.find((m) => m.envelope.to[0] === email);
@@ -158,6 +161,7 @@ describe('magic link', () => {
       expect([response.statusCode, response.body]).toEqual([204, '']);
       const code = await post('/auth/code/generate', { identifier: email, channel: 'email', purpose: 'login' });
       expect(code.statusCode).toBe(204);
+      await server.lifecycle.settled();
       await server.mailer.settled();
       expect(await outboxCount(email)).toBe(0);
     }
@@ -176,6 +180,7 @@ describe('magic link', () => {
       expect(response.statusCode, JSON.stringify(payload)).toBe(400);
       expect(response.json().errors[0].extensions.code).toBe('INVALID_PAYLOAD');
     }
+    await server.lifecycle.settled();
     await server.mailer.settled();
     expect(await outboxCount(user.email)).toBe(0);
 
@@ -185,6 +190,7 @@ describe('magic link', () => {
       url: 'https://app.example.com/magic',
     });
     expect(response.statusCode).toBe(204);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     const mail = await smtp.next();
     expect(mail.parsed.text).toContain('https://app.example.com/magic?token=');
@@ -216,6 +222,7 @@ describe('magic link', () => {
     server.clock.advance(MINUTE);
     const before = await outboxCount(user.email);
     expect((await post('/auth/magic-link', { email: user.email })).statusCode).toBe(204);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     expect(await outboxCount(user.email)).toBe(before);
   });
@@ -240,11 +247,13 @@ describe('magic link', () => {
       Array.from({ length: 8 }, () => post('/auth/magic-link', { email: user.email })),
     );
     expect(responses.map((r) => r.statusCode)).toEqual(Array(8).fill(204));
+    await server.lifecycle.settled();
     await server.mailer.settled();
     expect(await outboxCount(user.email)).toBe(1);
     secrets.push(linkToken((await smtp.next()).parsed.text ?? ''));
     server.clock.advance(59_000);
     expect((await post('/auth/magic-link', { email: user.email })).statusCode).toBe(204);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     expect(await outboxCount(user.email)).toBe(1);
     server.clock.advance(1_000);
@@ -344,6 +353,7 @@ describe('codes by e-mail', () => {
     await server.database.db.updateTable('users').set({ status: 'suspended' }).where('id', '=', user.id).execute();
     const response = await post('/auth/code/generate', { identifier: moved, channel: 'email', purpose: 'login' });
     expect([response.statusCode, response.body]).toEqual([204, '']);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     expect(await outboxCount(moved)).toBe(0);
   });
@@ -359,6 +369,7 @@ describe('codes by e-mail', () => {
       [204, ''],
       [204, ''],
     ]);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     secrets.push(codeIn((await smtp.next()).parsed.text ?? ''));
     expect(await outboxCount(unknown)).toBe(0);
@@ -394,6 +405,7 @@ describe('codes by SMS and push (webhook gateways)', () => {
         })
       ).statusCode,
     ).toBe(204);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     const request = await sms.next();
     expect(request.body).toMatchObject({ to: phone, purpose: 'verify_phone' });
@@ -410,6 +422,7 @@ describe('codes by SMS and push (webhook gateways)', () => {
     // Not verified yet: the number is nobody's and cannot be used to sign in.
     const early = await post('/auth/code/generate', { identifier: phone, channel: 'sms', purpose: 'login' });
     expect(early.statusCode).toBe(204);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     expect(sms.received).toHaveLength(1);
 
@@ -426,6 +439,7 @@ describe('codes by SMS and push (webhook gateways)', () => {
     expect(
       (await post('/auth/code/generate', { identifier: phone, channel: 'sms', purpose: 'login' })).statusCode,
     ).toBe(204);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     const login = await sms.next();
     expect(login.body).toMatchObject({ to: phone, purpose: 'login' });
@@ -443,6 +457,7 @@ describe('codes by SMS and push (webhook gateways)', () => {
       headers: bearer(other.accessToken),
       payload: { phone },
     });
+    await server.lifecycle.settled();
     await server.mailer.settled();
     const otherCode = codeIn((await sms.next()).body.text);
     secrets.push(otherCode);
@@ -460,6 +475,7 @@ describe('codes by SMS and push (webhook gateways)', () => {
     expect(
       (await post('/auth/code/generate', { identifier: user.email, channel: 'push', purpose: 'login' })).statusCode,
     ).toBe(204);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     const request = await push.next();
     expect(request.body).toMatchObject({ to: user.id, purpose: 'login' });
@@ -520,6 +536,7 @@ describe('templates', () => {
     expect(stored.statusCode).toBe(200);
     const user = await server.user();
     await post('/auth/code/generate', { identifier: user.email, channel: 'push', purpose: 'login' });
+    await server.lifecycle.settled();
     await server.mailer.settled();
     const request = await push.next();
     expect(request.body.text).toMatch(/^Kood \d{6} \(sign in\)$/);
@@ -530,6 +547,7 @@ describe('templates', () => {
 
 describe('secrets at rest and in logs', () => {
   it('keeps no received link token or code in any table or log line', async () => {
+    await server.lifecycle.settled();
     await server.mailer.settled();
     expect(secrets.length).toBeGreaterThan(10);
     const { db } = server.database;

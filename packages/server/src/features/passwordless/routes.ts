@@ -15,6 +15,7 @@ import {
 } from '@gatehouse/protocol';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { BackgroundTasks } from '../../background.js';
 import type { UserProfile } from '../../db/types.js';
 import { AuthError, invalidCredentials, invalidPayload } from '../../errors/auth-error.js';
 import { requestMeta as meta } from '../../http/request-meta.js';
@@ -24,6 +25,8 @@ import { type Identifier, type PasswordlessService, parseIdentifier, type SignIn
 
 export interface PasswordlessRoutesOptions {
   passwordless: PasswordlessService;
+  /** Runs the requests' lookups and sends after the answer, so its timing does not depend on the account. */
+  background: BackgroundTasks;
   secureCookies: boolean;
   originCheck(request: FastifyRequest): void;
 }
@@ -67,7 +70,7 @@ function identifierOf(raw: string): Identifier {
 
 /** Magic links, one-time codes and the signed-in user's phone number (docs/passwordless.md). */
 export async function passwordlessRoutes(app: FastifyInstance, options: PasswordlessRoutesOptions): Promise<void> {
-  const { passwordless, secureCookies, originCheck } = options;
+  const { passwordless, background, secureCookies, originCheck } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   function accountOf(request: FastifyRequest): UserProfile {
@@ -91,7 +94,9 @@ export async function passwordlessRoutes(app: FastifyInstance, options: Password
     async (request, reply) => {
       const refused = passwordless.checkMagicLinkRequest(request.body);
       if (refused) throw invalidPayload(`"${refused}" is not an allowed URL.`);
-      await passwordless.requestMagicLink(request.body, meta(request));
+      const { body } = request;
+      const requestMeta = meta(request);
+      background.run('magic link request', () => passwordless.requestMagicLink(body, requestMeta));
       return reply.status(204).send(null);
     },
   );
@@ -135,7 +140,9 @@ export async function passwordlessRoutes(app: FastifyInstance, options: Password
       if (request.body.purpose === 'activate' && request.body.channel === 'push') {
         throw invalidPayload('Activation codes go by e-mail or SMS: a push message confirms no address.');
       }
-      await passwordless.generateCode(request.body, identifier, meta(request));
+      const { body } = request;
+      const requestMeta = meta(request);
+      background.run('code request', () => passwordless.generateCode(body, identifier, requestMeta));
       return reply.status(204).send(null);
     },
   );
