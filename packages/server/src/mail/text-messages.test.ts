@@ -16,6 +16,8 @@ async function pushCode(server: TestServer): Promise<{ email: string; id: string
     payload: { identifier: user.email, channel: 'push', purpose: 'login' },
   });
   expect(response.statusCode).toBe(204);
+  // The request's lookup and send run after the answer.
+  await server.lifecycle.settled();
   return user;
 }
 

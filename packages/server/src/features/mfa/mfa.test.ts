@@ -293,6 +293,7 @@ describe('other first factors', () => {
     const { secret } = await withTotp(user);
     const requested = await post('/auth/magic-link', { email: user.email });
     expect(requested.statusCode).toBe(204);
+    await server.lifecycle.settled();
     await server.mailer.settled();
     const mail = await smtp.next();
     const token = /[?&]token=([A-Za-z0-9_-]+)/.exec(mail.parsed.text ?? '')?.[1] as string;
