@@ -4,7 +4,7 @@ import type { Clock } from '../../clock.js';
 import { randomId } from '../../crypto/random.js';
 import type { Database } from '../../db/index.js';
 import type { AuditEventRow, Tables } from '../../db/types.js';
-import { type ChainProblem, ChainVerifier, chainHash, GENESIS_HASH } from './chain.js';
+import { type ChainProblem, ChainVerifier, chainHash } from './chain.js';
 import * as store from './store.js';
 
 export interface AuditRecord {
@@ -49,42 +49,42 @@ export class AuditLog {
     this.hooks.push(hook);
   }
 
-  async record(projectId: string, input: AuditRecord): Promise<AuditEventRow> {
+  /**
+   * Appends an event. With `trx`, inside that transaction, so a flow's own writes and its audit event commit
+   * together (a sign-in writes its session, the account and the event in one commit).
+   */
+  async record(projectId: string, input: AuditRecord, trx?: Transaction<Tables>): Promise<AuditEventRow> {
     const details = JSON.stringify(input.details ?? {});
     if (details.length > MAX_DETAILS_LENGTH) throw new Error(`audit details of ${input.event} are too long`);
-    const { db, dialect } = this.database;
-    return db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('audit_heads')
-        .values({ project_id: projectId, seq: 0, hash: GENESIS_HASH })
-        .onConflict((conflict) => conflict.column('project_id').doNothing())
-        .execute();
-      const headQuery = trx.selectFrom('audit_heads').selectAll().where('project_id', '=', projectId);
-      const head = await (dialect === 'postgres' ? headQuery.forUpdate() : headQuery).executeTakeFirstOrThrow();
-      const fields = {
-        id: randomId(),
-        project_id: projectId,
-        seq: Number(head.seq) + 1,
-        created_at: this.clock.now(),
-        event: input.event,
-        outcome: input.outcome ?? 'success',
-        actor_id: input.actorId ?? null,
-        subject_id: input.subjectId ?? null,
-        ip: input.ip ?? null,
-        user_agent: input.userAgent?.slice(0, 512) ?? null,
-        details,
-        prev_hash: head.hash,
-      };
-      const row: AuditEventRow = { ...fields, hash: chainHash(this.key, fields) };
-      await trx.insertInto('audit_events').values(row).execute();
-      await trx
-        .updateTable('audit_heads')
-        .set({ seq: row.seq, hash: row.hash })
-        .where('project_id', '=', projectId)
-        .execute();
-      for (const hook of this.hooks) await hook(trx, row);
-      return row;
-    });
+    if (trx) return this.append(trx, projectId, input, details);
+    return this.database.db.transaction().execute((own) => this.append(own, projectId, input, details));
+  }
+
+  private async append(
+    trx: Transaction<Tables>,
+    projectId: string,
+    input: AuditRecord,
+    details: string,
+  ): Promise<AuditEventRow> {
+    const head = await store.lockHead(trx, this.database.dialect, projectId);
+    const fields = {
+      id: randomId(),
+      project_id: projectId,
+      seq: Number(head.seq) + 1,
+      created_at: this.clock.now(),
+      event: input.event,
+      outcome: input.outcome ?? 'success',
+      actor_id: input.actorId ?? null,
+      subject_id: input.subjectId ?? null,
+      ip: input.ip ?? null,
+      user_agent: input.userAgent?.slice(0, 512) ?? null,
+      details,
+      prev_hash: head.hash,
+    };
+    const row: AuditEventRow = { ...fields, hash: chainHash(this.key, fields) };
+    await store.appendEvent(trx, row);
+    for (const hook of this.hooks) await hook(trx, row);
+    return row;
   }
 
   list(filter: store.AuditFilter): Promise<AuditEventRow[]> {

@@ -198,22 +198,33 @@ export class AuthService {
     const gate = input.secondFactor === 'verified' ? undefined : this.deps.secondFactor;
     const amr = gate ? await gate.afterFirstFactor(subject.user, input) : input.amr;
     const lifetimes = this.deps.settings.lifetimes(await this.deps.settings.get(projectId));
-    const { session, refreshToken } = await this.deps.sessions.start({
-      refreshTokenTtl: lifetimes.refreshTokenTtl,
-      projectId,
-      userId,
-      mode: input.mode,
-      amr,
-      ip: input.meta.ip,
-      userAgent: input.meta.userAgent,
-    });
-    await updateUser(db, userId, { last_access: clock.now(), ...input.update });
-    await this.deps.audit.record(projectId, {
-      event: 'auth.login',
-      actorId: userId,
-      subjectId: userId,
-      ...input.meta,
-      details: { method: input.method, mode: input.mode, session_id: session.id },
+    // The session, the account's last access and the audit event: one commit.
+    const { session, refreshToken } = await db.transaction().execute(async (trx) => {
+      const started = await this.deps.sessions.start(
+        {
+          refreshTokenTtl: lifetimes.refreshTokenTtl,
+          projectId,
+          userId,
+          mode: input.mode,
+          amr,
+          ip: input.meta.ip,
+          userAgent: input.meta.userAgent,
+        },
+        trx,
+      );
+      await updateUser(trx, userId, { last_access: clock.now(), ...input.update });
+      await this.deps.audit.record(
+        projectId,
+        {
+          event: 'auth.login',
+          actorId: userId,
+          subjectId: userId,
+          ...input.meta,
+          details: { method: input.method, mode: input.mode, session_id: started.session.id },
+        },
+        trx,
+      );
+      return started;
     });
     // A notice about a browser or app new on the account, after password sign-ins (see account-lifecycle).
     if (input.amr.includes('pwd')) this.deps.accountEvents?.signedIn(subject.user, session);

@@ -50,20 +50,24 @@ export class SessionService {
     this.db = database.db;
   }
 
-  async start(input: {
-    projectId: string;
-    userId: string;
-    mode: SessionMode;
-    amr: string[];
-    ip: string | null;
-    userAgent: string | null;
-    /** The admin opening this session as the user (impersonation). */
-    actorId?: string;
-    /** The project's refresh-token lifetime when it is shorter than the server's. */
-    refreshTokenTtl?: number;
-    /** A fixed lifetime in milliseconds instead of the policy's (an impersonation session ends with its token). */
-    lifetime?: number;
-  }): Promise<{ session: SessionRow; refreshToken: string }> {
+  async start(
+    input: {
+      projectId: string;
+      userId: string;
+      mode: SessionMode;
+      amr: string[];
+      ip: string | null;
+      userAgent: string | null;
+      /** The admin opening this session as the user (impersonation). */
+      actorId?: string;
+      /** The project's refresh-token lifetime when it is shorter than the server's. */
+      refreshTokenTtl?: number;
+      /** A fixed lifetime in milliseconds instead of the policy's (an impersonation session ends with its token). */
+      lifetime?: number;
+    },
+    /** Writes in this transaction (a sign-in's other writes commit with the session); in one of its own without. */
+    trx?: Transaction<Tables>,
+  ): Promise<{ session: SessionRow; refreshToken: string }> {
     const now = this.clock.now();
     const absolute = now + (input.lifetime ?? this.policy.absoluteTtl);
     const session: SessionsTable = {
@@ -87,9 +91,9 @@ export class SessionService {
       actor_id: input.actorId ?? null,
     };
     const refreshToken = randomToken(32);
-    await this.db.transaction().execute(async (trx) => {
-      await store.insertSession(trx, session, { hash: sha256(refreshToken), expiresAt: session.expires_at });
-    });
+    const token = { hash: sha256(refreshToken), expiresAt: session.expires_at };
+    if (trx) await store.insertSession(trx, session, token);
+    else await this.db.transaction().execute((own) => store.insertSession(own, session, token));
     return { session, refreshToken };
   }
 
