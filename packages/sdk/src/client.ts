@@ -650,7 +650,12 @@ export class GatehouseClient {
       if (rotatedMeanwhile && this.isSignedIn && !this.needsRefresh()) return;
       if (!this.isSignedIn && before !== null) return;
       this.tabs?.post({ type: 'refreshing' });
-      return this.refreshNow(this.tokens.refresh_token);
+      try {
+        return await this.refreshNow(this.tokens.refresh_token);
+      } finally {
+        // Also after `rotated` or `signed-out`, which tabs have then already taken as the outcome.
+        this.tabs?.post({ type: 'settled' });
+      }
     });
   }
 
@@ -708,7 +713,7 @@ export class GatehouseClient {
 
   /** Another tab rotated or ended the session: take it over if it is the one this tab holds. */
   private fromOtherTab(message: TabMessage): void {
-    if (message.type === 'refreshing') return;
+    if (message.type !== 'rotated' && message.type !== 'signed-out') return;
     const same = this.mode !== 'json' || (message.previous !== null && message.previous === this.tokens.refresh_token);
     if (!same || !this.isSignedIn) return;
     if (message.type === 'signed-out') {
