@@ -106,7 +106,11 @@ describe.skipIf(skip)('in headless Chromium', () => {
   }
 
   /** Opens a tab on the test page and its client (`local`: localStorage adapter; `saved`: saveFunction). */
-  async function openTab(context: BrowserContext, setup: 'local' | 'saved' = 'local'): Promise<Tab> {
+  async function openTab(
+    context: BrowserContext,
+    setup: 'local' | 'saved' | 'memory' = 'local',
+    mode: 'json' | 'cookie' | 'session' = 'json',
+  ): Promise<Tab> {
     const page = await context.newPage();
     const calls: Tab['calls'] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -117,7 +121,7 @@ describe.skipIf(skip)('in headless Chromium', () => {
       calls.push({ path: url.pathname, bearer: 'authorization' in request.headers() });
     });
     await page.goto(`${origin}/__sdk-test/`);
-    await page.evaluate((how) => harness.open(how), setup);
+    await page.evaluate(([how, as]) => harness.open(how, as), [setup, mode] as const);
     return { page, calls, count: (path) => calls.filter((call) => call.path === path).length };
   }
 
@@ -240,6 +244,52 @@ describe.skipIf(skip)('in headless Chromium', () => {
     const rotated = await tab.page.evaluate(() => harness.savedRefreshToken());
     expect(rotated).toEqual(expect.any(String));
     expect(rotated).not.toBe(saved);
+  });
+
+  it('cookie mode keeps the refresh token in an HttpOnly cookie of the browser: a reload restores the session', async () => {
+    const context = await newContext();
+    const tab = await openTab(context, 'memory', 'cookie');
+    const email = await signedIn(tab);
+    expect(await tab.page.evaluate(() => harness.profileOrCode())).toBe(email);
+    const [cookie] = await context.cookies(`${origin}/auth/refresh`);
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/auth' });
+    expect(await tab.page.evaluate(() => harness.cookies())).toBe(''); // no script can read it
+
+    await tab.page.reload();
+    await tab.page.evaluate(() => harness.open('memory', 'cookie'));
+    expect(await tab.page.evaluate(() => harness.isSignedIn())).toBe(false); // nothing in memory after a reload
+    await tab.page.evaluate(() => harness.refresh()); // the cookie goes along
+    expect(await tab.page.evaluate(() => harness.profileOrCode())).toBe(email);
+    expect(tab.count('/auth/refresh')).toBe(1);
+
+    await tab.page.evaluate(() => harness.logout());
+    expect(await context.cookies(`${origin}/auth/refresh`)).toEqual([]);
+    await tab.page.reload();
+    await tab.page.evaluate(() => harness.open('memory', 'cookie'));
+    const refused = await tab.page.evaluate(() =>
+      harness.refresh().then(
+        () => 'refreshed',
+        (error: { code?: string }) => error.code,
+      ),
+    );
+    expect(refused).toBe('INVALID_PAYLOAD'); // no cookie left to refresh with
+    expect(await tab.page.evaluate(() => harness.isSignedIn())).toBe(false);
+  });
+
+  it('session mode needs no token in script: the HttpOnly session cookie carries calls across a reload', async () => {
+    const context = await newContext();
+    const tab = await openTab(context, 'memory', 'session');
+    const email = await signedIn(tab);
+    expect(await tab.page.evaluate(() => harness.token())).toBeNull();
+    expect(await tab.page.evaluate(() => harness.profileOrCode())).toBe(email);
+    expect(await tab.page.evaluate(() => harness.cookies())).toBe('');
+
+    await tab.page.reload();
+    await tab.page.evaluate(() => harness.open('memory', 'session'));
+    expect(await tab.page.evaluate(() => harness.profileOrCode())).toBe(email);
+    expect(tab.calls.filter((call) => call.bearer)).toEqual([]);
+    await tab.page.evaluate(() => harness.logout());
+    expect(await tab.page.evaluate(() => harness.profileOrCode())).toBe('INVALID_CREDENTIALS');
   });
 
   it('a session revoked from another client ends in one signedOut per tab, with no refresh loop', async () => {

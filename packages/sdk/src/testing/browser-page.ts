@@ -1,4 +1,4 @@
-import { createClient, type GatehouseClient, localStorageAdapter, memoryStorage } from '../index.js';
+import { type AuthMode, createClient, type GatehouseClient, localStorageAdapter, memoryStorage } from '../index.js';
 import { listPasskeys, registerPasskey, signInWithPasskey } from '../passkeys/index.js';
 
 /**
@@ -22,13 +22,15 @@ function current(): GatehouseClient {
 const pageHarness = {
   /**
    * Opens this tab's client. `local`: the localStorage adapter. `saved`: tokens in memory, the refresh token handed
-   * to `saveFunction` (kept under SAVED_KEY) and given back as `refreshToken` when the page loads again.
+   * to `saveFunction` (kept under SAVED_KEY) and given back as `refreshToken` when the page loads again. `memory`:
+   * tokens in memory only (with `mode` cookie or session, the browser's cookie jar keeps the session).
    */
-  open(setup: 'local' | 'saved'): void {
+  open(setup: 'local' | 'saved' | 'memory', mode: AuthMode = 'json'): void {
     client?.close();
     const saved = localStorage.getItem(SAVED_KEY);
     const opened = createClient({
       url: location.origin,
+      mode,
       storage: setup === 'local' ? localStorageAdapter() : memoryStorage(),
       now: () => Date.now() + skew,
       ...(setup === 'saved'
@@ -85,6 +87,8 @@ const pageHarness = {
       return (error as { code?: string }).code ?? String(error);
     }
   },
+  /** The cookies script can read (HttpOnly ones are not among them). */
+  cookies: (): string => document.cookie,
   storedTokens: (): string | null => localStorage.getItem('gatehouse.tokens'),
   savedRefreshToken: (): string | null => localStorage.getItem(SAVED_KEY),
   async registerPasskey(name: string): Promise<string> {
