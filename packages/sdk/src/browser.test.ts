@@ -46,6 +46,10 @@ interface Tab {
   count(path: string): number;
 }
 
+it.runIf(inCi)(`CI has Chromium at ${CHROMIUM}`, () => {
+  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: .ci/run installs Debian's chromium`).toBe(true);
+});
+
 describe.skipIf(skip)('in headless Chromium', () => {
   let live: LiveServer;
   let origin: string;
