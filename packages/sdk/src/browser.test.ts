@@ -86,7 +86,7 @@ describe.skipIf(skip)('in headless Chromium', () => {
     pageErrors = [];
   });
 
-  /** The `/auth/...` and `/users/...` requests Gatehouse received for `path`, from its own request log. */
+  /** How many requests for `path` Gatehouse received, from every tab and client, by its own request log. */
   function serverCount(path: string): number {
     return live.server
       .logs()
@@ -109,7 +109,10 @@ describe.skipIf(skip)('in headless Chromium', () => {
     return context;
   }
 
-  /** Opens a tab on the test page and its client (`local`: localStorage adapter; `saved`: saveFunction). */
+  /**
+   * Opens a tab on the test page and its client: `local` keeps tokens with the localStorage adapter, `saved` in
+   * memory with saveFunction and refreshToken, `memory` in memory only (with cookie and session modes).
+   */
   async function openTab(
     context: BrowserContext,
     setup: 'local' | 'saved' | 'memory' = 'local',
