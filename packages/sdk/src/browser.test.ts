@@ -220,6 +220,23 @@ describe.skipIf(skip)('in headless Chromium', () => {
     expect(first.count('/auth/refresh')).toBe(1);
   });
 
+  it('a tab that finds another account signed in through localStorage says so with signedIn', async () => {
+    // One session per origin: a sign-in in another tab replaces the stored session. A tab that then takes the
+    // stored tokens (at its next refresh) holds another user's session, and must say so rather than carry on.
+    const context = await newContext();
+    const first = await openTab(context);
+    const second = await openTab(context); // signed out: it does not learn of the sign-in below
+    const ada = await signedIn(first);
+    for (const tab of [first, second]) await tab.page.evaluate((ms) => harness.skew(ms), NEAR_EXPIRY);
+    const bob = await signedIn(second);
+    expect(await first.page.evaluate(() => harness.events())).toEqual(['signedIn']);
+
+    // The first tab's token is near expiry: under the lock it finds the second tab's session stored.
+    expect(await first.page.evaluate(() => harness.profileOrCode())).toBe(bob);
+    expect(await first.page.evaluate(() => harness.events())).toEqual(['signedIn', 'signedIn']);
+    expect(ada).not.toBe(bob);
+  });
+
   it('the session survives a reload through the localStorage adapter', async () => {
     const context = await newContext();
     const tab = await openTab(context);

@@ -641,9 +641,14 @@ export class GatehouseClient {
     return this.tabs.exclusive(async () => {
       const stored = await this.storage.get();
       if (stored && stored.refresh_token !== before && stored.refresh_token !== null) {
+        const held = sessionOf(this.tokens.access_token);
+        const found = sessionOf(stored.access_token ?? null);
         this.generation++;
         this.tokens = { ...EMPTY, ...stored };
         this.schedule();
+        // Not a rotation: another tab signed in anew (one session per origin), perhaps as someone else. This tab
+        // now holds that session and says so, rather than carrying on as the user it showed.
+        if (held !== null && found !== null && held !== found) this.emit('signedIn', { expires: stored.expires ?? 0 });
       }
       const rotatedMeanwhile =
         this.mode === 'json' ? this.tokens.refresh_token !== before : this.tokens.access_token !== beforeAccess;
@@ -760,6 +765,18 @@ export class GatehouseClient {
         // A listener's failure must not break the session handling.
       }
     }
+  }
+}
+
+/** The session id (`sid`) of an access token, read without verifying it: only to tell two sessions apart. */
+function sessionOf(token: string | null): string | null {
+  const payload = token?.split('.')[1];
+  if (!payload) return null;
+  try {
+    const sid = (JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { sid?: unknown }).sid;
+    return typeof sid === 'string' ? sid : null;
+  } catch {
+    return null;
   }
 }
 
