@@ -641,16 +641,26 @@ export class GatehouseClient {
     return this.tabs.exclusive(async () => {
       const stored = await this.storage.get();
       if (stored && stored.refresh_token !== before && stored.refresh_token !== null) {
+        const held = sessionOf(this.tokens.access_token);
+        const found = sessionOf(stored.access_token ?? null);
         this.generation++;
         this.tokens = { ...EMPTY, ...stored };
         this.schedule();
+        // Not a rotation: another tab signed in anew (one session per origin), perhaps as someone else. This tab
+        // now holds that session and says so, rather than carrying on as the user it showed.
+        if (held !== null && found !== null && held !== found) this.emit('signedIn', { expires: stored.expires ?? 0 });
       }
       const rotatedMeanwhile =
         this.mode === 'json' ? this.tokens.refresh_token !== before : this.tokens.access_token !== beforeAccess;
       if (rotatedMeanwhile && this.isSignedIn && !this.needsRefresh()) return;
       if (!this.isSignedIn && before !== null) return;
       this.tabs?.post({ type: 'refreshing' });
-      return this.refreshNow(this.tokens.refresh_token);
+      try {
+        return await this.refreshNow(this.tokens.refresh_token);
+      } finally {
+        // Also after `rotated` or `signed-out`, which tabs have then already taken as the outcome.
+        this.tabs?.post({ type: 'settled' });
+      }
     });
   }
 
@@ -708,7 +718,7 @@ export class GatehouseClient {
 
   /** Another tab rotated or ended the session: take it over if it is the one this tab holds. */
   private fromOtherTab(message: TabMessage): void {
-    if (message.type === 'refreshing') return;
+    if (message.type !== 'rotated' && message.type !== 'signed-out') return;
     const same = this.mode !== 'json' || (message.previous !== null && message.previous === this.tokens.refresh_token);
     if (!same || !this.isSignedIn) return;
     if (message.type === 'signed-out') {
@@ -755,6 +765,18 @@ export class GatehouseClient {
         // A listener's failure must not break the session handling.
       }
     }
+  }
+}
+
+/** The session id (`sid`) of an access token, read without verifying it: only to tell two sessions apart. */
+function sessionOf(token: string | null): string | null {
+  const payload = token?.split('.')[1];
+  if (!payload) return null;
+  try {
+    const sid = (JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { sid?: unknown }).sid;
+    return typeof sid === 'string' ? sid : null;
+  } catch {
+    return null;
   }
 }
 

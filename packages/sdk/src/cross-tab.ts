@@ -1,10 +1,15 @@
 import type { StoredTokens } from './storage.js';
 
-/** What tabs of one origin tell each other about the session they share. */
+/**
+ * What tabs of one origin tell each other about the session they share. A tab announces a refresh (`refreshing`),
+ * then its outcome: new tokens (`rotated`), the end of the session (`signed-out`), or neither (`settled`: the call
+ * failed for a moment, or the answer was stale), so that a tab waiting for the outcome stops waiting.
+ */
 export type TabMessage =
   | { type: 'refreshing' }
   | { type: 'rotated'; previous: string | null; tokens: StoredTokens }
-  | { type: 'signed-out'; previous: string | null };
+  | { type: 'signed-out'; previous: string | null }
+  | { type: 'settled' };
 
 /** The part of the Web Locks API (`navigator.locks`) used here. */
 export interface LockManagerLike {
@@ -22,9 +27,12 @@ const PEER_WAIT = 5_000;
 
 /**
  * Coordinates refreshes between the tabs of one origin. With Web Locks, refreshes run one at a time across tabs:
- * the tab that waited finds the rotated token (in shared storage or from the broadcast) and makes no call. Without
- * locks, a tab that hears another announce a refresh waits for its result; if two start at once anyway, the
- * server's reuse grace window gives both the same successor, so nobody is signed out.
+ * the tab that waited finds the rotated token (in shared storage or from the broadcast) and makes no call. A
+ * browser may hand the lock over before the other tab's localStorage write and broadcast have reached this tab
+ * (Chromium delivers both asynchronously, in separate processes), so a tab that heard a refresh announced waits
+ * for its outcome before looking. Without locks, a tab that hears another announce a refresh waits for its result
+ * likewise; if two start at once anyway, the server's reuse grace window gives both the same successor, so nobody
+ * is signed out.
  */
 export class TabCoordinator {
   private readonly channel: ChannelLike;
@@ -48,13 +56,13 @@ export class TabCoordinator {
 
   /** Runs `task` alone across tabs (Web Locks), or after a refresh another tab announced has finished. */
   async exclusive<T>(task: () => Promise<T>): Promise<T> {
-    if (this.locks) return this.locks.request(`${this.name}:refresh`, task);
-    const peer = this.peerRefresh;
-    if (peer && peer.until > this.now()) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([peer.done, new Promise((resolve) => (timer = setTimeout(resolve, PEER_WAIT)))]);
-      clearTimeout(timer);
+    if (this.locks) {
+      return this.locks.request(`${this.name}:refresh`, async () => {
+        await this.peerOutcome();
+        return task();
+      });
     }
+    await this.peerOutcome();
     return task();
   }
 
@@ -62,6 +70,15 @@ export class TabCoordinator {
     this.peerRefresh?.settle();
     this.channel.onmessage = null;
     this.channel.close();
+  }
+
+  /** Waits (at most PEER_WAIT) for the outcome of a refresh another tab announced, if one is pending. */
+  private async peerOutcome(): Promise<void> {
+    const peer = this.peerRefresh;
+    if (!peer || peer.until <= this.now()) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([peer.done, new Promise((resolve) => (timer = setTimeout(resolve, PEER_WAIT)))]);
+    clearTimeout(timer);
   }
 
   private receive(message: TabMessage): void {
@@ -76,6 +93,6 @@ export class TabCoordinator {
     }
     this.peerRefresh?.settle();
     this.peerRefresh = null;
-    this.onMessage(message);
+    if (message.type !== 'settled') this.onMessage(message);
   }
 }
