@@ -58,38 +58,27 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
     if (access === 'public') return;
     // onRequest: before the body is read or validated, so an anonymous caller learns nothing from validation.
     const scopes = route.config?.scopes ?? [];
-    const guards: onRequestAsyncHookHandler[] = [
-      requireCaller,
+    const permission = typeof access === 'object' ? access.permission : null;
+    const refuseApiKeys = route.config?.apiKeys === 'refused';
+    // One hook for every check, in this order: one hook call and one promise per request instead of one each.
+    const guard: onRequestAsyncHookHandler = async function guard(request, reply) {
+      await requireCaller.call(this, request, reply);
+      const { caller } = request;
+      if (!caller) throw invalidCredentials();
       // A restricted token (e.g. the MFA setup token) reaches only the routes that name its scope.
-      async function checkScope(request) {
-        const scope = request.caller?.scope;
-        if (scope !== undefined && !scopes.includes(scope)) {
-          throw forbidden(`This token only admits the routes of its scope (${scope}).`);
-        }
-      },
-    ];
-    if (typeof access === 'object') {
-      const { permission } = access;
-      guards.push(async function checkPermission(request) {
-        if (!request.caller) throw invalidCredentials();
-        await authorize(request.caller, permission, request);
-      });
-    } else {
-      guards.push(async function checkActive(request) {
-        if (!request.caller) throw invalidCredentials();
-        await ensureActive(request.caller, request);
-      });
-    }
-    if (route.config?.apiKeys === 'refused') {
-      guards.push(async function refuseApiKeys(request) {
-        if (request.caller?.apiKey) {
-          throw new AuthError(
-            'API_KEY_NOT_ALLOWED',
-            'This needs an interactive sign-in; API keys cannot manage credentials.',
-          );
-        }
-      });
-    }
+      if (caller.scope !== undefined && !scopes.includes(caller.scope)) {
+        throw forbidden(`This token only admits the routes of its scope (${caller.scope}).`);
+      }
+      if (permission === null) await ensureActive(caller, request);
+      else await authorize(caller, permission, request);
+      if (refuseApiKeys && caller.apiKey) {
+        throw new AuthError(
+          'API_KEY_NOT_ALLOWED',
+          'This needs an interactive sign-in; API keys cannot manage credentials.',
+        );
+      }
+    };
+    const guards = [guard];
     const existing = route.onRequest === undefined ? [] : [route.onRequest].flat();
     route.onRequest = [...guards, ...existing] as typeof route.onRequest;
     if (route.schema) {

@@ -32,20 +32,28 @@ function isBrowserFlow(request: FastifyRequest): boolean {
  */
 export function registerProjectKeyCheck(app: FastifyInstance, options: ProjectKeyOptions): void {
   app.decorateRequest('projectKey', null);
-  app.addHook('onRequest', async (request) => {
-    if (!isBrowserFlow(request)) return;
+  // Callback hooks rather than async ones: they run on every request, and only a publishable key needs a lookup.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!isBrowserFlow(request)) return done();
     const key = apiKeyHeader(request);
     const authorization = request.headers.authorization ?? '';
     if (key?.startsWith(API_KEY_PREFIXES.secret) || authorization.includes(API_KEY_PREFIXES.secret)) {
-      throw new AuthError(
-        'SECRET_KEY_NOT_ALLOWED',
-        'A secret key must not be sent to the sign-in endpoints; send the publishable key (gatehouse_pk_...).',
+      return done(
+        new AuthError(
+          'SECRET_KEY_NOT_ALLOWED',
+          'A secret key must not be sent to the sign-in endpoints; send the publishable key (gatehouse_pk_...).',
+        ),
       );
     }
+    done();
   });
-  app.addHook('preValidation', async (request) => {
-    if (request.headers['x-api-key'] === undefined && request.headers['api-key'] === undefined) return;
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.headers['x-api-key'] === undefined && request.headers['api-key'] === undefined) return done();
     const key = apiKeyHeader(request);
-    if (key?.startsWith(API_KEY_PREFIXES.publishable)) request.projectKey = await options.resolve(key);
+    if (!key?.startsWith(API_KEY_PREFIXES.publishable)) return done();
+    options.resolve(key).then((resolved) => {
+      request.projectKey = resolved;
+      done();
+    }, done);
   });
 }
