@@ -1,8 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DIALECT, type TestDatabase } from './testing/database.js';
 import { startSmtpServer, type TestSmtpServer } from './testing/smtp-server.js';
@@ -15,6 +16,9 @@ import { TEST_PASSWORD } from './testing/test-server.js';
  * first use (the PostgreSQL driver, the mailer, the WebAuthn library) and the rate-limit store.
  */
 const root = join(import.meta.dirname, '../../..');
+// Debian's Chromium, as the SDK's browser tests use it: skipped without it, except under CI, where it must be there.
+const CHROMIUM = '/usr/bin/chromium';
+const withBrowser = existsSync(CHROMIUM) || ['1', 'true'].includes(String(process.env.CI).toLowerCase());
 const bin = join(root, 'packages/server/bin/gatehouse.js');
 
 let dataDir: string;
@@ -112,6 +116,29 @@ describe('the bundled server', () => {
     const script = await request('/docs/static/swagger-ui-bundle.js');
     expect(script.status).toBe(200);
     expect((await script.text()).length).toBeGreaterThan(100_000);
+  });
+
+  it.runIf(withBrowser)('draws the docs page in a browser, within its content security policy', async () => {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(message.text());
+      });
+      page.on('pageerror', (error) => problems.push(String(error)));
+      await page.goto(`${base}/docs`);
+      await page.waitForSelector('.opblock', { timeout: 20_000 });
+      expect(page.url()).toBe(`${base}/docs/`);
+      expect(await page.locator('.opblock').count()).toBeGreaterThan(50);
+      expect(await page.getByText('/auth/login', { exact: true }).count()).toBeGreaterThan(0);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('signs up (sending the verification mail over SMTP), signs in and registers a passkey', async () => {

@@ -80,6 +80,23 @@ describe('operations', () => {
     const docs = await server.app.inject({ method: 'GET', url: '/docs/' });
     expect(docs.statusCode).toBe(200);
     expect(docs.headers['content-type']).toMatch(/text\/html/);
+    expect(docs.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(docs.body).toContain('static/swagger-ui-bundle.js');
+    // Without the slash the page's relative links would miss: it sends the browser to the slashed address.
+    const bare = await server.app.inject({ method: 'GET', url: '/docs' });
+    expect(bare.statusCode).toBe(302);
+    expect(bare.headers.location).toBe('/docs/');
+    const init = await server.app.inject({ method: 'GET', url: '/docs/static/init.js' });
+    expect(init.body).toContain("new URL('../openapi.json'");
+    const script = await server.app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' });
+    expect(script.statusCode).toBe(200);
+    expect(script.headers['content-type']).toMatch(/javascript/);
+    expect(script.body).toContain('SwaggerUIBundle');
+    // Only the files the page uses, never another path of the package folder.
+    for (const path of ['package.json', 'index.js', '..%2Fpackage.json', 'swagger-ui-bundle.js.map']) {
+      const refused = await server.app.inject({ method: 'GET', url: `/docs/static/${path}` });
+      expect(refused.statusCode, path).toBe(404);
+    }
   });
 });
 
