@@ -78,9 +78,8 @@ export function registerAccessControl(app: FastifyInstance, options: AccessContr
         );
       }
     };
-    const guards = [guard];
     const existing = route.onRequest === undefined ? [] : [route.onRequest].flat();
-    route.onRequest = [...guards, ...existing] as typeof route.onRequest;
+    route.onRequest = [guard, ...existing] as typeof route.onRequest;
     if (route.schema) {
       const note =
         typeof access === 'object'
