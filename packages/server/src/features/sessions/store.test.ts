@@ -123,4 +123,16 @@ describe('rotateRefreshToken', () => {
     // All or nothing: the failed rotation did not mark its token used either.
     expect((await stored(bad))?.used_at).toBe(null);
   });
+
+  it('answers every waiting rotation with the error when the database is gone, rather than leaving it hanging', async () => {
+    const other = await createTestDatabase();
+    await migrate(other.database);
+    await other.database.close();
+    const outcomes = await Promise.allSettled([
+      rotateRefreshToken(other.database, rotation('gone-1', 'gone-1-next')),
+      rotateRefreshToken(other.database, rotation('gone-2', 'gone-2-next')),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+    await other.drop().catch(() => {});
+  });
 });

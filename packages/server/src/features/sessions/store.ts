@@ -140,7 +140,15 @@ function rotateInGroup(database: Database, sqlite: SqliteHandle, rotation: Rotat
 async function commitGroup(database: Database, sqlite: SqliteHandle): Promise<void> {
   const group = pendingGroups.get(sqlite) ?? [];
   pendingGroups.delete(sqlite);
-  const { one, many } = rotationsOn(sqlite);
+  let rotations: SqliteRotations;
+  try {
+    rotations = rotationsOn(sqlite);
+  } catch (error) {
+    // The statements cannot be prepared (the database was closed, say): every request gets the error, none waits.
+    for (const pending of group) pending.reject(error);
+    return;
+  }
+  const { one, many } = rotations;
   const run = (): void => {
     let results: boolean[] | null = null;
     try {
