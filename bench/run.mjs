@@ -122,49 +122,41 @@ const env = {
 
 // 1. Start-up time and idle memory, of what `npm start` runs.
 const GATEHOUSE = join(root, 'packages/server/bin/gatehouse.js');
-const started = performance.now();
-const server = launch(GATEHOUSE, env, ['start']);
-let startupMs = null;
-for (let i = 0; i < 2000 && startupMs === null; i++) {
-  try {
-    const response = await fetch(`${base}/health`);
-    if (response.status === 200) startupMs = performance.now() - started;
-  } catch {
-    await sleep(5);
+
+/** Starts `script` and answers it with the milliseconds from spawn to the first 200 on `url`. */
+async function timedStart(script, childEnv, args, url) {
+  const started = performance.now();
+  const child = launch(script, childEnv, args);
+  for (let i = 0; i < 2000; i++) {
+    try {
+      const response = await fetch(url);
+      if (response.status === 200) return { child, ms: performance.now() - started };
+    } catch {
+      await sleep(5);
+    }
   }
+  throw new Error(`${script} did not start`);
 }
-if (startupMs === null) throw new Error('Gatehouse did not start');
+
+const first = await timedStart(GATEHOUSE, env, ['start'], `${base}/health`);
+const startupMs = first.ms;
 // A second start on the migrated database (the usual restart) is the figure that matters most.
-stop(server);
-await new Promise((resolve) => server.on('exit', resolve));
-const restarted = performance.now();
-const gatehouse = launch(GATEHOUSE, env, ['start']);
-let restartMs = null;
-for (let i = 0; i < 2000 && restartMs === null; i++) {
-  try {
-    const response = await fetch(`${base}/health`);
-    if (response.status === 200) restartMs = performance.now() - restarted;
-  } catch {
-    await sleep(5);
-  }
-}
+stop(first.child);
+await new Promise((resolve) => first.child.on('exit', resolve));
+const { child: gatehouse, ms: restartMs } = await timedStart(GATEHOUSE, env, ['start'], `${base}/health`);
 await sleep(1000);
 const idleRss = rssMb(gatehouse.pid);
 // The goal is absolute, but how long Node takes to start differs a lot between machines: a bare Fastify process
 // (one route, nothing else) started the same way shows what this machine gives any Node server.
 const barePort = port + 300;
-const bareStarted = performance.now();
-const bareForStart = launch(join(here, 'bare-server.mjs'), { PORT: String(barePort) });
-let bareStartMs = null;
-for (let i = 0; i < 2000 && bareStartMs === null; i++) {
-  try {
-    const response = await fetch(`http://127.0.0.1:${barePort}/users/me`);
-    if (response.status === 200) bareStartMs = performance.now() - bareStarted;
-  } catch {
-    await sleep(5);
-  }
-}
-stop(bareForStart);
+const bareStart = await timedStart(
+  join(here, 'bare-server.mjs'),
+  { PORT: String(barePort) },
+  [],
+  `http://127.0.0.1:${barePort}/users/me`,
+);
+const bareStartMs = bareStart.ms;
+stop(bareStart.child);
 report('start to first 200 on /health (fresh data dir)', startupMs, 'ms', 'bare Fastify process', bareStartMs, {
   kind: 'max',
   value: 500,

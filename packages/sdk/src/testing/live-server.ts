@@ -1,8 +1,11 @@
-import { createServer } from 'node:net';
 import pino from 'pino';
 import { buildApp, type Gatehouse } from '../../../server/src/app.js';
 import type { Config } from '../../../server/src/config/index.js';
-import { createTestServer, type TestServer } from '../../../server/src/testing/test-server.js';
+import { freePort } from '../../../server/src/testing/ports.js';
+import { createTestServer, TEST_PASSWORD, type TestServer } from '../../../server/src/testing/test-server.js';
+import { createClient } from '../client.js';
+
+export { freePort };
 
 /** A real Gatehouse listening on 127.0.0.1, for the SDK to talk to over HTTP with the real `fetch`. */
 export interface LiveServer {
@@ -12,18 +15,6 @@ export interface LiveServer {
   /** Stops the listening node and starts a new one on the same database and port with `changes` to its config. */
   restart(changes: Partial<Config>): Promise<void>;
   close(): Promise<void>;
-}
-
-/** A port nothing listens on now, for a test that must know the server's URL before it starts. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 export async function startLiveServer(
@@ -56,4 +47,16 @@ export async function startLiveServer(
       await server.close();
     },
   };
+}
+
+let accounts = 0;
+
+/** A new account, signed up and signed in through the SDK itself: its access token and user id. */
+export async function signedInUser(live: LiveServer, prefix = 'user'): Promise<{ token: string; id: string }> {
+  const email = `${prefix}-${++accounts}-${Date.now()}@example.com`;
+  const sdk = createClient({ url: live.url, crossTab: false });
+  await sdk.signUp({ email, password: TEST_PASSWORD });
+  const result = await sdk.auth({ email, password: TEST_PASSWORD });
+  const me = await sdk.getProfile();
+  return { token: result.access_token ?? '', id: me.id };
 }

@@ -5,7 +5,7 @@ import { TEST_PASSWORD } from '../../../server/src/testing/test-server.js';
 import { createClient } from '../client.js';
 import { GatehouseError } from '../errors.js';
 import { countingFetch } from '../testing/helpers.js';
-import { freePort, type LiveServer, startLiveServer } from '../testing/live-server.js';
+import { freePort, type LiveServer, signedInUser, startLiveServer } from '../testing/live-server.js';
 import { type AccessTokenClaims, createVerifier, expressGuard, requirePermission, type Verifier } from './index.js';
 
 /**
@@ -14,7 +14,6 @@ import { type AccessTokenClaims, createVerifier, expressGuard, requirePermission
  * runs, `requirePermission` inside an async handler reaching Express's error handler, and the client calling it.
  */
 let live: LiveServer;
-let counter = 0;
 
 beforeAll(async () => {
   live = await startLiveServer();
@@ -70,15 +69,6 @@ async function resourceServer(verifier: Verifier) {
   };
 }
 
-async function signedInUser() {
-  const email = `express-${++counter}-${Date.now()}@example.com`;
-  const sdk = createClient({ url: live.url, crossTab: false });
-  await sdk.signUp({ email, password: TEST_PASSWORD });
-  const result = await sdk.auth({ email, password: TEST_PASSWORD });
-  const me = await sdk.getProfile();
-  return { token: result.access_token ?? '', id: me.id };
-}
-
 async function codeOf(response: globalThis.Response): Promise<string> {
   const body = (await response.json()) as { errors: { extensions: { code: string } }[] };
   return body.errors[0]?.extensions.code ?? '';
@@ -88,7 +78,7 @@ describe('expressGuard in an Express 5 application', () => {
   it('hands the claims to the handler in req.auth', async () => {
     const api = await resourceServer(createVerifier({ issuer: live.url }));
     try {
-      const user = await signedInUser();
+      const user = await signedInUser(live, 'express');
       const response = await api.call('/api/me', { authorization: `Bearer ${user.token}` });
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ data: { sub: user.id, role: 'user', sid: expect.any(String) } });
@@ -103,7 +93,7 @@ describe('expressGuard in an Express 5 application', () => {
     let shift = 0;
     const api = await resourceServer(createVerifier({ issuer: live.url, now: () => Date.now() + shift }));
     try {
-      const user = await signedInUser();
+      const user = await signedInUser(live, 'express');
       const missing = await api.call('/api/me');
       expect(missing.status).toBe(401);
       expect(missing.headers.get('www-authenticate')).toBe('Bearer');
@@ -137,7 +127,7 @@ describe('expressGuard in an Express 5 application', () => {
   it('checks permissions: route-level guard and requirePermission in an async handler', async () => {
     const api = await resourceServer(createVerifier({ issuer: live.url }));
     try {
-      const user = await signedInUser();
+      const user = await signedInUser(live, 'express');
       const admin = await live.server.user(undefined, { role: 'admin' });
       const reports = await api.call('/api/reports', { authorization: `Bearer ${admin.accessToken}` });
       expect(reports.status).toBe(200);
@@ -164,7 +154,7 @@ describe('expressGuard in an Express 5 application', () => {
     const nowhere = `http://127.0.0.1:${await freePort()}`;
     const api = await resourceServer(createVerifier({ issuer: live.url, jwksUrl: `${nowhere}/.well-known/jwks.json` }));
     try {
-      const user = await signedInUser();
+      const user = await signedInUser(live, 'express');
       const response = await api.call('/api/me', { authorization: `Bearer ${user.token}` });
       expect(response.status).toBe(503);
       expect(await codeOf(response)).toBe('SERVICE_UNAVAILABLE');

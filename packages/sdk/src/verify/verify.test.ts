@@ -7,7 +7,7 @@ import { createBrowserFetch } from '../../../server/src/testing/cookie-jar.js';
 import { TEST_PASSWORD } from '../../../server/src/testing/test-server.js';
 import { createClient } from '../client.js';
 import { countingFetch } from '../testing/helpers.js';
-import { type LiveServer, startLiveServer } from '../testing/live-server.js';
+import { type LiveServer, signedInUser, startLiveServer } from '../testing/live-server.js';
 import {
   type AccessTokenClaims,
   createVerifier,
@@ -20,7 +20,6 @@ import {
 
 /** The verifier against the JWKS of a real Gatehouse, including a signing-key rotation across a restart. */
 let live: LiveServer;
-let counter = 0;
 
 beforeAll(async () => {
   live = await startLiveServer();
@@ -30,17 +29,12 @@ afterAll(async () => {
 });
 
 async function tokenOf(options: { role?: string } = {}): Promise<{ token: string; userId: string }> {
-  const user = options.role
-    ? await live.server.user(undefined, { role: options.role })
-    : await (async () => {
-        const email = `verify-${++counter}-${Date.now()}@example.com`;
-        const sdk = createClient({ url: live.url, crossTab: false });
-        await sdk.signUp({ email, password: TEST_PASSWORD });
-        const result = await sdk.auth({ email, password: TEST_PASSWORD });
-        const me = await sdk.getProfile();
-        return { accessToken: result.access_token ?? '', id: me.id };
-      })();
-  return { token: user.accessToken, userId: user.id };
+  if (options.role) {
+    const user = await live.server.user(undefined, { role: options.role });
+    return { token: user.accessToken, userId: user.id };
+  }
+  const user = await signedInUser(live, 'verify');
+  return { token: user.token, userId: user.id };
 }
 
 async function forged(claims: Record<string, unknown>, kid = 'not-a-gatehouse-key'): Promise<string> {

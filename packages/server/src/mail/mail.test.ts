@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config/index.js';
+import { freePort } from '../testing/ports.js';
 import { startSmtpServer } from '../testing/smtp-server.js';
 import { createTestServer, type TestServer } from '../testing/test-server.js';
 import {
@@ -23,15 +24,6 @@ function invite(server: TestServer, token: string, email = newEmail()) {
     headers: bearer(token),
     payload: { email, role: 'user' },
   });
-}
-
-/** A port nothing listens on: bound once, then closed. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 describe('development outbox (no SMTP server)', () => {
@@ -127,7 +119,7 @@ describe('development outbox (no SMTP server)', () => {
 
 describe('SMTP failures', () => {
   it('records a refused connection on the row, retries with backoff, and gives up without losing track', async () => {
-    const server = await createTestServer({ GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${await closedPort()}` });
+    const server = await createTestServer({ GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${await freePort()}` });
     try {
       const admin = await server.admin();
       const email = newEmail();
