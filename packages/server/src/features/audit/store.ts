@@ -58,16 +58,20 @@ const updateHead = prepared((db, projectId: string, seq: number, hash: string) =
 
 /**
  * The project's chain head, created at the genesis hash on first use; on PostgreSQL the row stays locked until
- * the transaction ends, so appends from several nodes queue (SQLite has one writer at a time anyway).
+ * the transaction ends, so appends from several nodes queue (SQLite has one writer at a time anyway). The head
+ * exists after a project's first event, so it is read first and only created when the read finds none.
  */
 export async function lockHead(
   trx: Transaction<Tables>,
   dialect: Dialect,
   projectId: string,
 ): Promise<AuditHeadsTable> {
-  await ensureHead(trx, projectId, GENESIS_HASH);
-  const { rows } = await (dialect === 'postgres' ? selectHeadForUpdate : selectHead)(trx, projectId);
-  const head = rows[0];
+  const select = dialect === 'postgres' ? selectHeadForUpdate : selectHead;
+  let head = (await select(trx, projectId)).rows[0];
+  if (!head) {
+    await ensureHead(trx, projectId, GENESIS_HASH);
+    head = (await select(trx, projectId)).rows[0];
+  }
   if (!head) throw new Error(`no audit chain head for project ${projectId}`);
   return head;
 }
