@@ -1,7 +1,9 @@
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DIALECT, type TestDatabase } from '../testing/database.js';
 import { migrate } from './migrator.js';
 import { prepared } from './prepared.js';
+import type { Tables } from './types.js';
 
 let test: TestDatabase;
 beforeAll(async () => {
@@ -53,6 +55,68 @@ describe('prepared', () => {
     ).rejects.toThrow('roll back');
     expect((await pending)?.rows).toEqual([]);
   });
+
+  it('reads named, renamed and joined columns with every kind of value exactly as Kysely does', async () => {
+    const db = test.database.db;
+    await db
+      .insertInto('projects')
+      .values({
+        id: '00000000-0000-4000-8000-000000000004',
+        slug: 'd',
+        name: 'Zoë "quoted" \\ \u2028 ✓\n',
+        created_at: 2 ** 52 + 1,
+      })
+      .execute();
+    await db
+      .insertInto('roles')
+      .values({
+        id: '00000000-0000-4000-8000-000000000005',
+        project_id: '00000000-0000-4000-8000-000000000004',
+        name: 'reader',
+        description: null,
+        permissions: '["users:read"]',
+        created_at: 0,
+      })
+      .execute();
+    const build = (db: Kysely<Tables>, slug: string) =>
+      db
+        .selectFrom('projects as p')
+        .leftJoin('roles', 'roles.project_id', 'p.id')
+        .select(['p.id', 'p.name as title', 'p.created_at', 'roles.name', 'roles.description', 'roles.permissions'])
+        .where('p.slug', '=', slug)
+        .orderBy('p.created_at');
+    const find = prepared(build);
+    for (const slug of ['d', 'a', 'missing']) {
+      expect((await find(db, slug)).rows).toEqual(await build(db, slug).execute());
+    }
+    expect((await find(db, 'd')).rows).toEqual([
+      {
+        id: '00000000-0000-4000-8000-000000000004',
+        title: 'Zoë "quoted" \\ \u2028 ✓\n',
+        created_at: 2 ** 52 + 1,
+        name: 'reader',
+        description: null,
+        permissions: '["users:read"]',
+      },
+    ]);
+  });
+
+  it.runIf(TEST_DIALECT === 'sqlite')(
+    'still reads a value JSON cannot hold (bytes stored in a text column)',
+    async () => {
+      const sqlite = test.database.sqlite;
+      if (!sqlite) throw new Error('expected the embedded database');
+      const bytes = Buffer.from([0, 1, 2, 255]);
+      sqlite
+        .prepare('insert into projects (id, slug, name, created_at) values (?, ?, ?, ?)')
+        .run('00000000-0000-4000-8000-000000000006', 'bytes', bytes, 6);
+      const find = prepared((db, slug: string) =>
+        db.selectFrom('projects').select(['slug', 'name']).where('slug', '=', slug),
+      );
+      expect((await find(test.database.db, 'bytes')).rows).toEqual([{ slug: 'bytes', name: bytes }]);
+      expect((await find(test.database.db, 'a')).rows).toEqual([{ slug: 'a', name: 'A' }]);
+    },
+  );
 
   it('refuses a builder that binds a value of its own', async () => {
     const broken = prepared((db, slug: string) =>

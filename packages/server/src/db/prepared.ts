@@ -40,6 +40,8 @@ export function prepared<P extends unknown[], R>(
 
 interface RowReader {
   statement: Statement;
+  /** The same query answering each row as one JSON array (see `jsonStatement`), or null where it cannot. */
+  json: Statement | null;
   toRow(values: unknown[]): unknown;
 }
 
@@ -47,10 +49,11 @@ interface RowReader {
 const readers = new WeakMap<SqliteHandle, Map<string, RowReader>>();
 
 /**
- * Runs one statement as Kysely's SQLite driver would, and answers the same result shape. Rows are read as arrays
- * and made into objects by a function written for the statement's columns: better-sqlite3 builds each row object
- * one property at a time through V8's slow path (~10k instructions for a 17-column user row), which took
- * `GET /users/me` from ~205k to ~187k instructions per request on the server's main thread (callgrind).
+ * Runs one statement as Kysely's SQLite driver would, and answers the same result shape. better-sqlite3 builds
+ * each row, object or array, one property at a time through V8's slow path (~10k instructions for a 17-column
+ * user row). Where it can, a row is instead read as one JSON array made by SQLite (`jsonStatement`), parsed by
+ * `JSON.parse` and made into an object by a function written for the statement's columns: the user read of
+ * `GET /users/me` and of every refresh (bench/README.md).
  */
 function runNow<R>(sqlite: SqliteHandle, sql: string, values: unknown[]): QueryResult<R> {
   let byText = readers.get(sqlite);
@@ -60,19 +63,61 @@ function runNow<R>(sqlite: SqliteHandle, sql: string, values: unknown[]): QueryR
   }
   let reader = byText.get(sql);
   if (!reader) {
-    const statement = sqlite.prepare(sql);
-    // `__proto__` as a literal key would set the prototype, so such a statement keeps better-sqlite3's objects.
-    if (statement.reader && !statement.columns().some((column) => column.name === '__proto__')) {
-      statement.raw(true);
-      const fields = statement.columns().map((column, index) => `${JSON.stringify(column.name)}: values[${index}]`);
-      reader = { statement, toRow: new Function('values', `return { ${fields.join(', ')} };`) as RowReader['toRow'] };
-    } else {
-      reader = { statement, toRow: (row) => row };
-    }
+    reader = readerFor(sqlite, sql);
     byText.set(sql, reader);
   }
-  const { statement, toRow } = reader;
+  const { statement, json, toRow } = reader;
+  if (json) {
+    try {
+      return { rows: (json.all(values) as string[]).map((row) => toRow(JSON.parse(row))) as R[] };
+    } catch (error) {
+      // A value JSON cannot hold (a BLOB) in a column declared otherwise: read this statement the usual way.
+      if (!(error instanceof Error && /JSON cannot hold BLOB/i.test(error.message))) throw error;
+      reader.json = null;
+    }
+  }
   if (statement.reader) return { rows: (statement.all(values) as unknown[][]).map(toRow) as R[] };
   const { changes, lastInsertRowid } = statement.run(values);
   return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+}
+
+function readerFor(sqlite: SqliteHandle, sql: string): RowReader {
+  const statement = sqlite.prepare(sql);
+  // `__proto__` as a literal key would set the prototype, so such a statement keeps better-sqlite3's objects.
+  if (!statement.reader || statement.columns().some((column) => column.name === '__proto__')) {
+    return { statement, json: null, toRow: (row) => row };
+  }
+  statement.raw(true);
+  const fields = statement.columns().map((column, index) => `${JSON.stringify(column.name)}: values[${index}]`);
+  return {
+    statement,
+    json: jsonStatement(sqlite, sql, statement),
+    toRow: new Function('values', `return { ${fields.join(', ')} };`) as RowReader['toRow'],
+  };
+}
+
+/** One selected item: a column, maybe qualified by its table, maybe renamed. */
+const ITEM = String.raw`(?:"\w+"\.)?"\w+"(?: as "\w+")?`;
+const PLAIN_SELECT = new RegExp(`^select (${ITEM}(?:, ${ITEM})*) from `);
+/** Declared types whose values JSON carries exactly: text and integers (timestamps in ms, counts). */
+const JSON_SAFE_TYPE = /^(?:text|integer|bigint)$/i;
+
+/**
+ * The statement `select json_array(<the same columns>) from <the same rest>`, or null unless every selected item
+ * is a plain column of a JSON-safe declared type. The rows, order and values are the query's own; only their
+ * shape on the way out differs.
+ */
+function jsonStatement(sqlite: SqliteHandle, sql: string, statement: Statement): Statement | null {
+  const match = PLAIN_SELECT.exec(sql);
+  // A compound query would get JSON from its first part only.
+  if (!match?.[1] || / (?:union|intersect|except) /i.test(sql)) return null;
+  const columns = statement.columns();
+  if (!columns.every((column) => column.type !== null && JSON_SAFE_TYPE.test(column.type))) return null;
+  const items = match[1].split(', ').map((item) => item.replace(/ as "\w+"$/, ''));
+  if (items.length !== columns.length) return null;
+  try {
+    return sqlite.prepare(`select json_array(${items.join(', ')}) from ${sql.slice(match[0].length)}`).pluck(true);
+  } catch {
+    return null;
+  }
 }

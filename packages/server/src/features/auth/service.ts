@@ -249,7 +249,9 @@ export class AuthService {
       if (rotated.reason === 'expired') throw new AuthError('TOKEN_EXPIRED', 'The refresh token has expired.');
       throw new AuthError('INVALID_CREDENTIALS', 'Invalid user credentials.', { detail: `refresh ${rotated.reason}` });
     }
-    return this.issue(await this.activeUser(rotated.session.user_id), rotated.session, mode, rotated.refreshToken);
+    // The user as read with the token, in the same query: one who is not active (suspended, say) gets no tokens.
+    if (rotated.subject.user.status !== 'active') throw invalidCredentials();
+    return this.issue(rotated.subject, rotated.session, mode, rotated.refreshToken);
   }
 
   /** Session mode: a valid session token cookie is exchanged for a fresh one while its session lives. */
@@ -302,7 +304,7 @@ export class AuthService {
 
   /** Resolves a request credential to a caller, or throws the registry error that describes why not. */
   async resolveCaller(credential: Credential): Promise<Caller> {
-    if (credential.source === 'api-key-header' || credential.token.split('.').length !== 3) {
+    if (credential.source === 'api-key-header' || !isCompactJws(credential.token)) {
       throw invalidCredentials();
     }
     const use: TokenUse = credential.source === 'session-cookie' ? 'session' : 'access';
@@ -494,4 +496,11 @@ function actorOf(claims: JwtClaims): string | null {
     return (act as { sub: string }).sub;
   }
   return null;
+}
+
+/** Three dot-separated segments, counted without splitting the token. */
+function isCompactJws(token: string): boolean {
+  const first = token.indexOf('.');
+  const second = first < 0 ? -1 : token.indexOf('.', first + 1);
+  return second > 0 && token.indexOf('.', second + 1) < 0;
 }

@@ -23,7 +23,8 @@ export interface SessionPolicy {
 const SESSION_TOUCH_INTERVAL = 60_000;
 
 export type RotateResult =
-  | { ok: true; session: SessionRow; refreshToken: string }
+  /** `subject`: the session's user and their role's permissions, read with the token. */
+  | { ok: true; session: SessionRow; refreshToken: string; subject: store.RefreshTokenWithSession['subject'] }
   | { ok: false; reason: 'unknown' | 'expired' | 'revoked' }
   /** A replay after the grace window: the session named here has just been revoked. */
   | { ok: false; reason: 'reused'; session: SessionRow };
@@ -106,7 +107,7 @@ export class SessionService {
     const now = this.clock.now();
     const found = await store.findRefreshToken(this.db, hash);
     if (!found) return { ok: false, reason: 'unknown' };
-    const { token, session } = found;
+    const { token, session, subject } = found;
     if (session.revoked_at !== null || this.revocations.has(session.id)) return { ok: false, reason: 'revoked' };
     if (token.expires_at <= now || session.expires_at <= now) return { ok: false, reason: 'expired' };
 
@@ -129,6 +130,7 @@ export class SessionService {
           ok: true,
           session: { ...session, last_used_at: now, expires_at: expiresAt, mode },
           refreshToken: successor,
+          subject,
         };
       }
       // Another request rotated the same token a moment ago: fall through to the grace check.
@@ -139,7 +141,7 @@ export class SessionService {
     if (now - (token.used_at ?? 0) <= this.policy.reuseGrace) {
       const current = await store.findSession(this.db, session.id);
       if (!current || current.revoked_at !== null) return { ok: false, reason: 'revoked' };
-      return { ok: true, session: current, refreshToken: successor };
+      return { ok: true, session: current, refreshToken: successor, subject };
     }
     await this.end(session.id, 'refresh_token_reuse');
     return { ok: false, reason: 'reused', session };

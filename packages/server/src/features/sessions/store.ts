@@ -1,7 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { prepared } from '../../db/prepared.js';
-import type { SessionRow, SessionsTable, Tables } from '../../db/types.js';
+import type { SessionRow, SessionsTable, Tables, UserProfile } from '../../db/types.js';
+import { PROFILE_COLUMNS, parsePermissions } from '../users/store.js';
 
 type Executor = Kysely<Tables> | Transaction<Tables>;
 
@@ -35,22 +36,95 @@ export async function insertRefreshToken(
 export interface RefreshTokenWithSession {
   token: { token_hash: string; expires_at: number; used_at: number | null };
   session: SessionRow;
+  /** The session's user and the permissions of their role, as a token issued now would carry them. */
+  subject: { user: UserProfile; permissions: string[] };
 }
 
+/**
+ * A refresh token with its session, its user and the user's role, in one query: a refresh needs all of them,
+ * and each statement on SQLite costs a read transaction of its own. The columns are listed (not `s.*`) so that
+ * the embedded database answers the row as one JSON array (db/prepared.ts).
+ */
 const selectTokenWithSession = prepared((db, hash: string) =>
   db
     .selectFrom('refresh_tokens as t')
     .innerJoin('sessions as s', 's.id', 't.session_id')
-    .selectAll('s')
-    .select(['t.token_hash', 't.expires_at as token_expires_at', 't.used_at'])
+    .innerJoin('users', 'users.id', 's.user_id')
+    .leftJoin('roles', (join) =>
+      join.onRef('roles.project_id', '=', 'users.project_id').onRef('roles.name', '=', 'users.role'),
+    )
+    .select([
+      't.token_hash',
+      't.expires_at as token_expires_at',
+      't.used_at',
+      's.id as session_id',
+      's.project_id as session_project_id',
+      's.mode as session_mode',
+      's.amr as session_amr',
+      's.auth_time as session_auth_time',
+      's.created_at as session_created_at',
+      's.last_used_at as session_last_used_at',
+      's.expires_at as session_expires_at',
+      's.absolute_expires_at as session_absolute_expires_at',
+      's.revoked_at as session_revoked_at',
+      's.revoked_reason as session_revoked_reason',
+      's.ip as session_ip',
+      's.user_agent as session_user_agent',
+      's.actor_id as session_actor_id',
+      ...PROFILE_COLUMNS,
+      'roles.permissions',
+    ])
     .where('t.token_hash', '=', hash),
 );
 
 export async function findRefreshToken(db: Executor, hash: string): Promise<RefreshTokenWithSession | undefined> {
   const row = (await selectTokenWithSession(db, hash)).rows[0];
   if (!row) return undefined;
-  const { token_hash, token_expires_at, used_at, ...session } = row;
-  return { token: { token_hash, expires_at: token_expires_at, used_at }, session };
+  // Built field by field: a rest pattern (`...user`) copies through a slow generic path, on every refresh.
+  return {
+    token: { token_hash: row.token_hash, expires_at: row.token_expires_at, used_at: row.used_at },
+    session: {
+      id: row.session_id,
+      project_id: row.session_project_id,
+      user_id: row.id,
+      mode: row.session_mode,
+      amr: row.session_amr,
+      auth_time: row.session_auth_time,
+      created_at: row.session_created_at,
+      last_used_at: row.session_last_used_at,
+      expires_at: row.session_expires_at,
+      absolute_expires_at: row.session_absolute_expires_at,
+      revoked_at: row.session_revoked_at,
+      revoked_reason: row.session_revoked_reason,
+      ip: row.session_ip,
+      user_agent: row.session_user_agent,
+      actor_id: row.session_actor_id,
+    },
+    subject: {
+      user: {
+        id: row.id,
+        project_id: row.project_id,
+        email: row.email,
+        email_verified_at: row.email_verified_at,
+        first_name: row.first_name,
+        last_name: row.last_name,
+        language: row.language,
+        title: row.title,
+        location: row.location,
+        description: row.description,
+        avatar: row.avatar,
+        role: row.role,
+        status: row.status,
+        provider: row.provider,
+        last_access: row.last_access,
+        phone: row.phone,
+        phone_verified_at: row.phone_verified_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+      },
+      permissions: parsePermissions(row.permissions),
+    },
+  };
 }
 
 /** Marks a token used if nobody else did first; answers whether this caller won the race. */

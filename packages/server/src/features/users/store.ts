@@ -64,7 +64,12 @@ export async function findUserWithPermissions(
   const row = (await selectUserWithRole(db, id)).rows[0];
   if (!row) return undefined;
   const { permissions, ...user } = row;
-  return { user, permissions: permissions ? (JSON.parse(permissions) as string[]) : [] };
+  return { user, permissions: parsePermissions(permissions) };
+}
+
+/** A role's permissions as stored (a JSON array), or none for a user whose role is gone. */
+export function parsePermissions(stored: string | null): string[] {
+  return stored ? (JSON.parse(stored) as string[]) : [];
 }
 
 /** Inserts a user; answers false instead of throwing when the e-mail is taken (a unique-constraint race). */
