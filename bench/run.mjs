@@ -236,22 +236,29 @@ if (ONLY === null) {
 }
 
 if (ONLY === null) {
-  // 4. POST /auth/login against raw argon2id.
-  const argon = await run('argon2-baseline.mjs', [String(SECONDS), '4']);
-  const loginResult = await load({
-    duration: SECONDS,
-    url: `${base}/auth/login`,
-    method: 'POST',
-    connections: 8,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'bench@example.com', password: PASSWORD }),
-  });
-  if (loginResult.non2xx > 0) throw new Error(`/auth/login answered ${loginResult.non2xx} non-2xx`);
-  report('POST /auth/login', loginResult.requests.average, 'logins/s', 'raw argon2id hashes/s', argon.perSecond, {
-    kind: 'ratio',
-    value: 0.8,
-    text: '>= 0.8',
-  });
+  // 4. POST /auth/login against raw argon2id, taking turns like the measures above.
+  const argonRates = [];
+  const loginResults = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    argonRates.push((await run('argon2-baseline.mjs', [String(ROUND_SECONDS), '4'])).perSecond);
+    const loginResult = await load({
+      url: `${base}/auth/login`,
+      method: 'POST',
+      connections: 8,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'bench@example.com', password: PASSWORD }),
+    });
+    if (loginResult.non2xx > 0) throw new Error(`/auth/login answered ${loginResult.non2xx} non-2xx`);
+    loginResults.push(loginResult);
+  }
+  report(
+    'POST /auth/login',
+    perSecond(loginResults),
+    'logins/s',
+    'raw argon2id hashes/s',
+    argonRates.reduce((sum, rate) => sum + rate, 0) / argonRates.length,
+    { kind: 'ratio', value: 0.8, text: '>= 0.8' },
+  );
 
   // 5. POST /auth/refresh against the same storage work in raw better-sqlite3. A pool holds one live token per
   // connection: each request takes one, and its answer puts the successor back.
