@@ -444,7 +444,7 @@ export class AuthService {
   }
 
   private async issue(
-    { user, permissions }: Subject,
+    { user, permissions }: { user: Pick<UserProfile, 'id' | 'role'>; permissions: string[] },
     session: SessionRow,
     mode: AuthMode,
     refreshToken: string | null,

@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { prepared } from '../../db/prepared.js';
 import type { SessionRow, SessionsTable, Tables, UserProfile } from '../../db/types.js';
-import { PROFILE_COLUMNS, parsePermissions } from '../users/store.js';
+import { parsePermissions } from '../users/store.js';
 
 type Executor = Kysely<Tables> | Transaction<Tables>;
 
@@ -36,8 +36,8 @@ export async function insertRefreshToken(
 export interface RefreshTokenWithSession {
   token: { token_hash: string; expires_at: number; used_at: number | null };
   session: SessionRow;
-  /** The session's user and the permissions of their role, as a token issued now would carry them. */
-  subject: { user: UserProfile; permissions: string[] };
+  /** The session's user (what a token names) and the permissions of their role, as a token issued now would carry. */
+  subject: { user: Pick<UserProfile, 'id' | 'role' | 'status'>; permissions: string[] };
 }
 
 /**
@@ -71,7 +71,9 @@ const selectTokenWithSession = prepared((db, hash: string) =>
       's.ip as session_ip',
       's.user_agent as session_user_agent',
       's.actor_id as session_actor_id',
-      ...PROFILE_COLUMNS,
+      'users.id',
+      'users.role',
+      'users.status',
       'roles.permissions',
     ])
     .where('t.token_hash', '=', hash),
@@ -80,7 +82,7 @@ const selectTokenWithSession = prepared((db, hash: string) =>
 export async function findRefreshToken(db: Executor, hash: string): Promise<RefreshTokenWithSession | undefined> {
   const row = (await selectTokenWithSession(db, hash)).rows[0];
   if (!row) return undefined;
-  // Built field by field: a rest pattern (`...user`) copies through a slow generic path, on every refresh.
+  // Built field by field: a rest pattern (`...session`) copies through a slow generic path, on every refresh.
   return {
     token: { token_hash: row.token_hash, expires_at: row.token_expires_at, used_at: row.used_at },
     session: {
@@ -101,27 +103,7 @@ export async function findRefreshToken(db: Executor, hash: string): Promise<Refr
       actor_id: row.session_actor_id,
     },
     subject: {
-      user: {
-        id: row.id,
-        project_id: row.project_id,
-        email: row.email,
-        email_verified_at: row.email_verified_at,
-        first_name: row.first_name,
-        last_name: row.last_name,
-        language: row.language,
-        title: row.title,
-        location: row.location,
-        description: row.description,
-        avatar: row.avatar,
-        role: row.role,
-        status: row.status,
-        provider: row.provider,
-        last_access: row.last_access,
-        phone: row.phone,
-        phone_verified_at: row.phone_verified_at,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-      },
+      user: { id: row.id, role: row.role, status: row.status },
       permissions: parsePermissions(row.permissions),
     },
   };
