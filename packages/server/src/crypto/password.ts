@@ -1,4 +1,5 @@
 import { type Algorithm, hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import { asPasswordWork } from './threadpool.js';
 
 /** `Algorithm.Argon2id`. The library declares a const enum, which `isolatedModules` cannot read at runtime. */
 const ARGON2ID = 2 as Algorithm;
@@ -17,12 +18,14 @@ export const OWASP_ARGON2ID: PasswordParams = { memoryCost: 19456, timeCost: 2, 
 
 /** Hashes a password with argon2id into a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`). */
 export async function hashPassword(password: string, params: PasswordParams): Promise<string> {
-  return argon2Hash(password, {
-    algorithm: ARGON2ID,
-    memoryCost: params.memoryCost,
-    timeCost: params.timeCost,
-    parallelism: params.parallelism,
-  });
+  return asPasswordWork(() =>
+    argon2Hash(password, {
+      algorithm: ARGON2ID,
+      memoryCost: params.memoryCost,
+      timeCost: params.timeCost,
+      parallelism: params.parallelism,
+    }),
+  );
 }
 
 /**
@@ -48,7 +51,7 @@ export async function verifyPassword(
 
 async function verifyQuietly(stored: string, password: string): Promise<boolean> {
   try {
-    return await argon2Verify(stored, password);
+    return await asPasswordWork(() => argon2Verify(stored, password));
   } catch {
     return false;
   }
