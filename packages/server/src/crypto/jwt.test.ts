@@ -1,7 +1,9 @@
+import { pbkdf2 } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, importJWK, type JWK, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createJwtSigner, createJwtVerifier, type JwtSigner, type JwtVerifier } from './jwt.js';
 import { generateSigningKey, type SigningAlgorithm, type SigningKey } from './signing-keys.js';
+import { asPasswordWork, poolHasRoom, THREADPOOL_SIZE } from './threadpool.js';
 
 const ISSUER = 'https://auth.example.com';
 const AUDIENCE = 'gatehouse';
@@ -80,6 +82,41 @@ describe('createJwtSigner', () => {
     const { key, signer } = await harness('EdDSA');
     expect(signer.kid).toBe(key.kid);
     expect(signer.alg).toBe('EdDSA');
+  });
+
+  it('signs tokens that verify, on the pool and, while password work fills it, at once on the main thread', async () => {
+    const { sign, verifier } = await harness();
+    expect((await verifier.verify(await sign())).ok).toBe(true);
+    /**
+     * Signs while every pool thread runs a slow key derivation, beside a timer set just before for as long as the
+     * signer's deadline; answers the order in which the three finished.
+     */
+    const finishing = async (countedAsPasswordWork: boolean): Promise<string[]> => {
+      const order: string[] = [];
+      const derive = () =>
+        new Promise<void>((resolve, reject) =>
+          pbkdf2('password', 'salt', 1_000_000, 32, 'sha256', (error) => {
+            order.push('pool work');
+            if (error) reject(error);
+            else resolve();
+          }),
+        );
+      const busy = Array.from({ length: THREADPOOL_SIZE }, () =>
+        countedAsPasswordWork ? asPasswordWork(derive) : derive(),
+      );
+      expect(poolHasRoom()).toBe(!countedAsPasswordWork);
+      setTimeout(() => order.push('deadline'), 20);
+      const token = await sign();
+      order.push('signed');
+      expect((await verifier.verify(token)).ok).toBe(true);
+      await Promise.all(busy);
+      return order.filter((step, index) => step !== 'pool work' || order.indexOf(step) === index);
+    };
+    // Password work (the derivation stands in for argon2) holds the pool: the token is signed at once, on the main
+    // thread, without waiting for the deadline.
+    expect(await finishing(true)).toEqual(['signed', 'deadline', 'pool work']);
+    // Pool work the count cannot see (a hanging DNS lookup, say) delays a signature by the deadline only.
+    expect(await finishing(false)).toEqual(['deadline', 'signed', 'pool work']);
   });
 });
 

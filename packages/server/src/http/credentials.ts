@@ -42,7 +42,10 @@ export function apiKeyHeader(request: FastifyRequest): string | null {
 function bearer(value: string | undefined): string | null {
   if (!value) return null;
   // The usual form without a capturing expression over the whole (~600-character) token: it runs on every request.
-  if (value.startsWith('Bearer ') && value.length > 7 && !/\s/.test(value.slice(7))) return value.slice(7);
+  if (value.startsWith('Bearer ')) {
+    const token = value.slice(7);
+    if (token.length > 0 && !/\s/.test(token)) return token;
+  }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
   if (!match?.[1]) throw new AuthError('INVALID_PAYLOAD', 'The Authorization header must be "Bearer <token>".');
   return match[1];
