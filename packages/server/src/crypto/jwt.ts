@@ -30,8 +30,9 @@ const base64url = (value: unknown): string => Buffer.from(JSON.stringify(value))
 /**
  * Signs compact JWS with node:crypto rather than jose: jose signs through WebCrypto, which measured ~90 µs per
  * ES256 token here against ~19 µs for node:crypto's sign, and signing sits on every login and refresh; it runs on
- * libuv's threadpool when a thread is free (`signInput`). The serialization is RFC 7515 compact form; ECDSA signatures use the JOSE (IEEE P1363) encoding.
- * Verification stays with jose, which is where the parsing of untrusted input happens.
+ * libuv's threadpool when a thread is free (`signInput`). The serialization is RFC 7515 compact form; ECDSA
+ * signatures use the JOSE (IEEE P1363) encoding. Verification stays with jose, which is where the parsing of
+ * untrusted input happens.
  *
  * The private key is imported once, here. Times come from `options.now` (ms); `iss`, `aud`, `sub`, `iat` and
  * `exp` always come from the options, and each token gets a random `jti` unless the claims bring their own.
