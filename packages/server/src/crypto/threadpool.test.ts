@@ -15,11 +15,14 @@ function holdPasswordWork(count: number): () => Promise<void> {
 
 describe('the threadpool count', () => {
   it('reads UV_THREADPOOL_SIZE as libuv does', () => {
+    // What node's libuv made of each value, counted as threads in /proc/self/status.
     expect(poolSize(undefined)).toBe(4);
-    expect(poolSize('')).toBe(4);
-    expect(poolSize('0')).toBe(4);
-    expect(poolSize('not a number')).toBe(4);
+    expect(poolSize('')).toBe(1);
+    expect(poolSize('0')).toBe(1);
+    expect(poolSize('not a number')).toBe(1);
+    expect(poolSize('2x')).toBe(2);
     expect(poolSize('16')).toBe(16);
+    expect(poolSize('-3')).toBe(1024);
     expect(poolSize('5000')).toBe(1024);
   });
 

@@ -25,9 +25,14 @@ export function poolHasRoom(): boolean {
   return hashing < THREADPOOL_SIZE;
 }
 
-/** libuv's own reading of the variable: a whole number from 1 to 1024, else 4. */
+/**
+ * libuv's own reading of the variable: 4 when it is unset; otherwise its leading number (`atoi`), where 0 (also
+ * for text that is no number) means 1 and a negative number, read as unsigned, or one above 1024 means 1024.
+ */
 export function poolSize(value: string | undefined): number {
-  const size = Number.parseInt(value ?? '', 10);
-  if (!Number.isFinite(size) || size < 1) return 4;
-  return Math.min(size, 1024);
+  if (value === undefined) return 4;
+  const size = Number.parseInt(value, 10);
+  if (Number.isNaN(size) || size === 0) return 1;
+  if (size < 0 || size > 1024) return 1024;
+  return size;
 }
