@@ -27,7 +27,7 @@ import { createAuthorizer, RoleService, roleRoutes } from './features/roles/inde
 import { RevocationList, SessionService } from './features/sessions/index.js';
 import { loadKeyRing, signingKeyRoutes } from './features/signing-keys/index.js';
 import { ensureFirstAdmin } from './features/users/admin.js';
-import { findUserWithPermissions, userRoutes } from './features/users/index.js';
+import { AccountCache, findUserWithPermissions, userRoutes } from './features/users/index.js';
 import {
   signWebhook,
   WEBHOOK_ID_HEADER,
@@ -63,6 +63,8 @@ export interface BuildOptions {
 }
 
 const MAIL_RETRY_INTERVAL = 30_000;
+/** Accounts of recent callers kept in memory (~1 KB each). */
+const ACCOUNT_CACHE_SIZE = 10_000;
 
 export interface Gatehouse {
   app: FastifyInstance;
@@ -142,7 +144,10 @@ export async function buildApp(config: Config, database: Database, options: Buil
     sessionCookieTtl: config.sessionCookieTtl,
   });
   const roles = new RoleService(database, clock, audit);
-  const authorizer = createAuthorizer(db);
+  // Signed-in routes read the caller's account from memory; any write to users on this node empties it.
+  const accounts = new AccountCache(clock, { ttl: config.revocationPollInterval, max: ACCOUNT_CACHE_SIZE });
+  database.writes.on('users', () => accounts.forgetAll());
+  const authorizer = createAuthorizer(db, accounts);
   const webhookKey = deriveKey(config.secret, 'webhooks');
   const webhooks = new WebhookService({ db, clock, audit, sealKey: webhookKey, production: config.production });
   audit.onAppend(webhooks.enqueue);

@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
 import type pg from 'pg';
 import type { Tables } from './types.js';
+import { WriteWatch, watchedDialect } from './write-watch.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -17,6 +18,11 @@ export interface Database {
    * transaction is open, so synchronous work cannot land inside one). Null on PostgreSQL.
    */
   sqlite: SQLite.Database | null;
+  /**
+   * Calls back when a statement may have written a table, for in-process caches of its rows. Statements run on
+   * `sqlite` directly are not seen: that handle is for the refresh rotation, which writes tokens and sessions only.
+   */
+  writes: WriteWatch;
   /** Answers true when the database takes a trivial query. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -42,12 +48,16 @@ function openSqlite(path: string): Database {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  embedded.set(db, sqlite);
+  const writes = new WriteWatch();
+  const db = new Kysely<Tables>({
+    dialect: watchedDialect(new SqliteDialect({ database: withStatementCache(sqlite) }), writes),
+  });
+  embedded.set(db, { sqlite, writes });
   return {
     db,
     dialect: 'sqlite',
     sqlite,
+    writes,
     ping: () => ping(db),
     close: () => db.destroy(),
   };
@@ -55,13 +65,14 @@ function openSqlite(path: string): Database {
 
 const STATEMENT_CACHE_SIZE = 500;
 
-const embedded = new WeakMap<Kysely<Tables>, SQLite.Database>();
+const embedded = new WeakMap<Kysely<Tables>, { sqlite: SQLite.Database; writes: WriteWatch }>();
 
 /**
  * The SQLite handle behind `db` when `db` is the root instance of an embedded database, for running a single
- * statement synchronously. Undefined on PostgreSQL and for a Kysely transaction (which must go through Kysely).
+ * statement synchronously, and the watch that statement must report to. Undefined on PostgreSQL and for a Kysely
+ * transaction (which must go through Kysely).
  */
-export function embeddedSqliteOf(db: Kysely<Tables>): SQLite.Database | undefined {
+export function embeddedSqliteOf(db: Kysely<Tables>): { sqlite: SQLite.Database; writes: WriteWatch } | undefined {
   return embedded.get(db);
 }
 
@@ -98,11 +109,13 @@ function openPostgres(url: string, driver: typeof pg): Database {
           : driver.types.getTypeParser(oid, format)) as typeof driver.types.getTypeParser,
     },
   });
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  const writes = new WriteWatch();
+  const db = new Kysely<Tables>({ dialect: watchedDialect(new PostgresDialect({ pool }), writes) });
   return {
     db,
     dialect: 'postgres',
     sqlite: null,
+    writes,
     ping: () => ping(db),
     close: () => db.destroy(),
   };

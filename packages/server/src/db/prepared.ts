@@ -32,8 +32,14 @@ export function prepared<P extends unknown[], R>(
       compiled.set(adapter, query);
     }
     const values = query.order.map((index) => params[index]);
-    const sqlite = embeddedSqliteOf(db);
-    if (sqlite && !sqlite.inTransaction) return runNow<R>(sqlite, query.sql, values);
+    const embedded = embeddedSqliteOf(db);
+    if (embedded && !embedded.sqlite.inTransaction) {
+      try {
+        return runNow<R>(embedded.sqlite, query.sql, values);
+      } finally {
+        embedded.writes.seen(query.sql);
+      }
+    }
     return db.executeQuery<R>(CompiledQuery.raw(query.sql, values));
   };
 }

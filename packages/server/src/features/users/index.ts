@@ -1,5 +1,6 @@
 import './account.js';
 
+export { AccountCache } from './account-cache.js';
 export { userRoutes } from './routes.js';
 export { iso, newUserRow, normalizeEmail, toPublicUser } from './service.js';
 export {

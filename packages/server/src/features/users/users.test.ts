@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../db/index.js';
 import { createTestServer, PUBLIC_URL, TEST_PASSWORD, type TestServer } from '../../testing/test-server.js';
 import { iso } from './service.js';
 
@@ -62,6 +63,38 @@ describe('GET /users/me', () => {
     const response = await server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(accessToken) });
     expect(response.statusCode).toBe(401);
     expect(response.json().errors[0].extensions.code).toBe('USER_SUSPENDED');
+  });
+
+  it('sees a change made on this node at once, though it keeps accounts in memory', async () => {
+    const { id, accessToken } = await server.user();
+    const me = () => server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(accessToken) });
+    expect((await me()).json().data.first_name).toBeNull();
+    await server.database.db.updateTable('users').set({ first_name: 'Ada' }).where('id', '=', id).execute();
+    expect((await me()).json().data.first_name).toBe('Ada');
+    await server.database.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ status: 'suspended' }).where('id', '=', id).execute();
+    });
+    const refused = await me();
+    expect(refused.statusCode).toBe(401);
+    expect(refused.json().errors[0].extensions.code).toBe('USER_SUSPENDED');
+  });
+
+  it('sees a change made by another node or process within GATEHOUSE_REVOCATION_POLL_INTERVAL', async () => {
+    const { id, accessToken } = await server.user();
+    const me = () => server.app.inject({ method: 'GET', url: '/users/me', headers: bearer(accessToken) });
+    expect((await me()).json().data.first_name).toBeNull();
+    // A write this node's database layer does not see: the SQLite handle directly, or a second PostgreSQL pool.
+    if (server.database.sqlite) {
+      server.database.sqlite.prepare('update users set first_name = ? where id = ?').run('Elsewhere', id);
+    } else {
+      const other = await openDatabase(server.config.databaseUrl);
+      await other.db.updateTable('users').set({ first_name: 'Elsewhere' }).where('id', '=', id).execute();
+      await other.close();
+    }
+    // Served from memory until the interval has passed since it was read; not a read per request.
+    expect((await me()).json().data.first_name).toBeNull();
+    server.clock.advance(server.config.revocationPollInterval);
+    expect((await me()).json().data.first_name).toBe('Elsewhere');
   });
 
   it('prefers a header credential over the session cookie', async () => {
