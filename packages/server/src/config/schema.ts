@@ -214,7 +214,8 @@ export const CONFIG_SCHEMA = {
   revocationPollInterval: {
     env: 'GATEHOUSE_REVOCATION_POLL_INTERVAL',
     default: '1s',
-    description: 'How often a node picks up sessions revoked on other nodes.',
+    description:
+      'How often a node picks up sessions revoked on other nodes, and how long it uses an account read from the database (changes made on other nodes show up within it).',
     parse: duration(50),
   },
   jwtAlgorithm: {
