@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { prepared } from '../../db/prepared.js';
 import type { MfaFactorRow, Tables } from '../../db/types.js';
 
 type Executor = Kysely<Tables> | Transaction<Tables>;
@@ -12,14 +13,13 @@ export async function lockAccount(trx: Transaction<Tables>, userId: string): Pro
   await trx.updateTable('users').set({ updated_at: sql<number>`updated_at` }).where('id', '=', userId).execute();
 }
 
+const selectFactors = prepared((db, userId: string) =>
+  db.selectFrom('mfa_factors').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id'),
+);
+
+/** Every factor of the account, confirmed or not: read on every sign-in. */
 export async function listFactors(db: Executor, userId: string): Promise<MfaFactorRow[]> {
-  return db
-    .selectFrom('mfa_factors')
-    .selectAll()
-    .where('user_id', '=', userId)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
+  return (await selectFactors(db, userId)).rows;
 }
 
 export async function findFactor(db: Executor, userId: string, id: string): Promise<MfaFactorRow | undefined> {
@@ -130,14 +130,13 @@ export async function countRecoveryCodes(db: Executor, userId: string): Promise<
   return Number(row.count);
 }
 
+const selectRoleMfa = prepared((db, projectId: string, role: string) =>
+  db.selectFrom('roles').select('mfa_required').where('project_id', '=', projectId).where('name', '=', role),
+);
+
 /** Whether the user's role asks for a second factor. */
 export async function roleRequiresMfa(db: Executor, projectId: string, role: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('roles')
-    .select('mfa_required')
-    .where('project_id', '=', projectId)
-    .where('name', '=', role)
-    .executeTakeFirst();
+  const row = (await selectRoleMfa(db, projectId, role)).rows[0];
   return Number(row?.mfa_required ?? 0) === 1;
 }
 

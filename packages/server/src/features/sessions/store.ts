@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { prepared } from '../../db/prepared.js';
 import type { SessionRow, SessionsTable, Tables, UserProfile } from '../../db/types.js';
@@ -6,12 +6,68 @@ import { parsePermissions } from '../users/store.js';
 
 type Executor = Kysely<Tables> | Transaction<Tables>;
 
+/** A session row, its columns bound one by one (a prepared query binds scalar values only). */
+const insertSessionRow = prepared(
+  (
+    db,
+    id: string,
+    projectId: string,
+    userId: string,
+    mode: SessionsTable['mode'],
+    amr: string,
+    authTime: number,
+    createdAt: number,
+    lastUsedAt: number,
+    expiresAt: number,
+    absoluteExpiresAt: number,
+    revokedAt: number | null,
+    revokedReason: string | null,
+    ip: string | null,
+    userAgent: string | null,
+    actorId: string | null,
+  ) =>
+    db.insertInto('sessions').values({
+      id,
+      project_id: projectId,
+      user_id: userId,
+      mode,
+      amr,
+      auth_time: authTime,
+      created_at: createdAt,
+      last_used_at: lastUsedAt,
+      expires_at: expiresAt,
+      absolute_expires_at: absoluteExpiresAt,
+      revoked_at: revokedAt,
+      revoked_reason: revokedReason,
+      ip,
+      user_agent: userAgent,
+      actor_id: actorId,
+    }),
+);
+
 export async function insertSession(
   db: Executor,
   session: SessionsTable,
   token: { hash: string; expiresAt: number },
 ): Promise<void> {
-  await db.insertInto('sessions').values(session).execute();
+  await insertSessionRow(
+    db,
+    session.id,
+    session.project_id,
+    session.user_id,
+    session.mode,
+    session.amr,
+    session.auth_time,
+    session.created_at,
+    session.last_used_at,
+    session.expires_at,
+    session.absolute_expires_at,
+    session.revoked_at,
+    session.revoked_reason,
+    session.ip,
+    session.user_agent,
+    session.actor_id,
+  );
   await insertRefreshToken(db, session, { ...token, now: session.created_at });
 }
 
@@ -346,21 +402,31 @@ export async function recordDeletedSessions(
  * What a new sign-in looks like against the user's earlier sessions (revoked ones included): `first` when there
  * are none, `seen` when one with this user agent was used since `since`, else `new`.
  */
+const otherSessions = (db: Kysely<Tables>, userId: string, exceptSessionId: string) =>
+  db.selectFrom('sessions').select('id').where('user_id', '=', userId).where('id', '!=', exceptSessionId);
+const selectOtherSession = prepared((db, userId: string, exceptSessionId: string) =>
+  otherSessions(db, userId, exceptSessionId).limit(sql.lit(1)),
+);
+/** Impersonation sessions carry the admin's browser, not the user's, so they do not count as seen. */
+const recentOwnSessions = (db: Kysely<Tables>, userId: string, exceptSessionId: string, since: number) =>
+  otherSessions(db, userId, exceptSessionId).where('last_used_at', '>=', since).where('actor_id', 'is', null);
+const selectSeen = prepared((db, userId: string, exceptSessionId: string, since: number, userAgent: string) =>
+  recentOwnSessions(db, userId, exceptSessionId, since).where('user_agent', '=', userAgent).limit(sql.lit(1)),
+);
+const selectSeenWithoutAgent = prepared((db, userId: string, exceptSessionId: string, since: number) =>
+  recentOwnSessions(db, userId, exceptSessionId, since).where('user_agent', 'is', null).limit(sql.lit(1)),
+);
+
 export async function signInHistory(
   db: Executor,
   input: { userId: string; userAgent: string | null; since: number; exceptSessionId: string },
 ): Promise<'first' | 'seen' | 'new'> {
-  const others = db
-    .selectFrom('sessions')
-    .select('id')
-    .where('user_id', '=', input.userId)
-    .where('id', '!=', input.exceptSessionId);
+  const { userId, userAgent, since, exceptSessionId } = input;
   // The usual answer (a known browser) takes one query; only an unseen one asks whether there was any before.
-  const seen = others
-    .where('last_used_at', '>=', input.since)
-    // Impersonation sessions carry the admin's browser, not the user's.
-    .where('actor_id', 'is', null)
-    .where('user_agent', input.userAgent === null ? 'is' : '=', input.userAgent);
-  if (await seen.limit(1).executeTakeFirst()) return 'seen';
-  return (await others.limit(1).executeTakeFirst()) ? 'new' : 'first';
+  const seen =
+    userAgent === null
+      ? await selectSeenWithoutAgent(db, userId, exceptSessionId, since)
+      : await selectSeen(db, userId, exceptSessionId, since, userAgent);
+  if (seen.rows.length > 0) return 'seen';
+  return (await selectOtherSession(db, userId, exceptSessionId)).rows.length > 0 ? 'new' : 'first';
 }

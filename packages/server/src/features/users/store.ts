@@ -2,17 +2,16 @@ import type { Kysely } from 'kysely';
 import { prepared } from '../../db/prepared.js';
 import type { NewUser, Tables, UserProfile, UserRow, UserUpdate } from '../../db/types.js';
 
+const selectUserByEmail = prepared((db, projectId: string, email: string) =>
+  db.selectFrom('users').selectAll().where('project_id', '=', projectId).where('email', '=', email),
+);
+
 export async function findUserByEmail(
   db: Kysely<Tables>,
   projectId: string,
   email: string,
 ): Promise<UserRow | undefined> {
-  return db
-    .selectFrom('users')
-    .selectAll()
-    .where('project_id', '=', projectId)
-    .where('email', '=', email)
-    .executeTakeFirst();
+  return (await selectUserByEmail(db, projectId, email)).rows[0];
 }
 
 /** Every column but the password hash, which only the password check needs (and so only it loads). */

@@ -1,4 +1,5 @@
-import type { Insertable, Kysely, Transaction, Updateable } from 'kysely';
+import { type Insertable, type Kysely, sql, type Transaction, type Updateable } from 'kysely';
+import { prepared } from '../../db/prepared.js';
 import type { Tables, WebhookDeliveriesTable, WebhookDeliveryRow, WebhookRow, WebhooksTable } from '../../db/types.js';
 
 type Executor = Kysely<Tables> | Transaction<Tables>;
@@ -52,14 +53,17 @@ export async function deleteWebhook(db: Executor, projectId: string, id: string)
   return Number(result.numDeletedRows) === 1;
 }
 
-/** The enabled webhooks of a project, with their subscriptions: runs once per audit event (indexed). */
-export async function enabledWebhooks(db: Executor, projectId: string): Promise<Pick<WebhookRow, 'id' | 'events'>[]> {
-  return db
+const selectEnabled = prepared((db, projectId: string) =>
+  db
     .selectFrom('webhooks')
     .select(['id', 'events'])
     .where('project_id', '=', projectId)
-    .where('enabled', '=', 1)
-    .execute();
+    .where('enabled', '=', sql.lit(1)),
+);
+
+/** The enabled webhooks of a project, with their subscriptions: runs once per audit event (indexed). */
+export async function enabledWebhooks(db: Executor, projectId: string): Promise<Pick<WebhookRow, 'id' | 'events'>[]> {
+  return (await selectEnabled(db, projectId)).rows;
 }
 
 export async function insertDeliveries(
