@@ -63,6 +63,8 @@ export interface BuildOptions {
 }
 
 const MAIL_RETRY_INTERVAL = 30_000;
+/** How often expired refresh tokens are deleted. */
+const PRUNE_INTERVAL = 60 * 60_000;
 /** Accounts of recent callers kept in memory (~1 KB each). */
 const ACCOUNT_CACHE_SIZE = 10_000;
 
@@ -427,6 +429,15 @@ export async function buildApp(config: Config, database: Database, options: Buil
   }
 
   revocations.start((error) => app.log.error({ err: error }, 'revocation poll failed'));
+  const prune = (): void => {
+    sessions.prune().then(
+      (deleted) => deleted > 0 && app.log.info({ deleted }, 'expired refresh tokens deleted'),
+      (error: unknown) => app.log.error({ err: error }, 'deleting expired refresh tokens failed'),
+    );
+  };
+  // A minute after start (not during it), then hourly; on every node, where the deletes are idempotent.
+  const pruneTimers = [setTimeout(prune, 60_000), setInterval(prune, PRUNE_INTERVAL)];
+  for (const timer of pruneTimers) timer.unref();
   const webhookDelivery = new WebhookDeliveryWorker({
     db,
     clock,
@@ -453,6 +464,7 @@ export async function buildApp(config: Config, database: Database, options: Buil
     routes,
     async close() {
       revocations.stop();
+      for (const timer of pruneTimers) clearTimeout(timer);
       await webhookDelivery.stop();
       await app.close();
       await lifecycle.settled();

@@ -12,6 +12,7 @@ import * as emailTemplates from './009-email-templates.js';
 import * as mfa from './010-mfa.js';
 import * as passkeys from './011-passkeys.js';
 import * as oauth from './012-oauth.js';
+import * as refreshTokenExpiry from './013-refresh-token-expiry.js';
 
 export interface Migration {
   name: string;
@@ -32,4 +33,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '010-mfa', up: mfa.up },
   { name: '011-passkeys', up: passkeys.up },
   { name: '012-oauth', up: oauth.up },
+  { name: '013-refresh-token-expiry', up: refreshTokenExpiry.up },
 ];

@@ -183,3 +183,59 @@ describe('secrets at rest and in logs', () => {
     }
   });
 });
+
+describe('expired refresh tokens', () => {
+  it('are deleted a day after they expire, used or not, in batches; live ones and sessions stay', async () => {
+    const own = await createTestServer();
+    try {
+      const { db } = own.database;
+      const day = 24 * 60 * 60_000;
+      const refresh = (token: string) =>
+        own.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: token } });
+      const stored = async () => (await db.selectFrom('refresh_tokens').select('token_hash').execute()).length;
+
+      const old = await own.user();
+      const rotated = await refresh(old.refreshToken);
+      expect(rotated.statusCode).toBe(200);
+      const successor = rotated.json().data.refresh_token as string;
+      // Both of the old session's tokens (the used one and its successor) expire with the refresh lifetime.
+      own.clock.advance(own.config.refreshTokenTtl + day - 60_000);
+      const fresh = await own.user();
+      // 2,500 more that expired long ago: more than one batch.
+      const session = await db.selectFrom('sessions').select(['id', 'project_id']).executeTakeFirstOrThrow();
+      const now = own.clock.now();
+      for (let start = 0; start < 2500; start += 500) {
+        await db
+          .insertInto('refresh_tokens')
+          .values(
+            Array.from({ length: 500 }, (_, i) => ({
+              token_hash: `expired-${start + i}`,
+              session_id: session.id,
+              project_id: session.project_id,
+              created_at: now - 30 * day,
+              expires_at: now - 2 * day,
+            })),
+          )
+          .execute();
+      }
+      const before = await stored();
+
+      // Expired less than a day ago: kept, and answered as expired.
+      expect(await own.sessions.prune()).toBe(2500);
+      expect(await stored()).toBe(before - 2500);
+      expect(codeOf(await refresh(successor))).toBe('TOKEN_EXPIRED');
+
+      own.clock.advance(60_001);
+      expect(await own.sessions.prune()).toBe(2);
+      expect(await stored()).toBe(before - 2502);
+      // Gone now: refused like any unknown token. The replay of the used one can no longer revoke anything.
+      expect(codeOf(await refresh(successor))).toBe('INVALID_CREDENTIALS');
+      expect(codeOf(await refresh(old.refreshToken))).toBe('INVALID_CREDENTIALS');
+      expect(await db.selectFrom('sessions').select('id').where('user_id', '=', old.id).execute()).toHaveLength(1);
+      // A live token is untouched and still rotates.
+      expect((await refresh(fresh.refreshToken)).statusCode).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+});

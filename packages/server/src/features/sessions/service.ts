@@ -21,6 +21,9 @@ export interface SessionPolicy {
  * can therefore trail by up to this much; each refresh token's own expiry is exact.
  */
 const SESSION_TOUCH_INTERVAL = 60_000;
+/** An expired refresh token answers TOKEN_EXPIRED for a day, then goes (`prune`). */
+const PRUNE_AFTER = 24 * 60 * 60_000;
+const PRUNE_BATCH = 1000;
 
 export type RotateResult =
   /** `subject`: the session's user and their role's permissions, read with the token. */
@@ -193,6 +196,24 @@ export class SessionService {
    */
   forget(sessionIds: readonly string[]): void {
     this.revocations.add(sessionIds);
+  }
+
+  /**
+   * Deletes refresh tokens that expired more than `PRUNE_AFTER` ago, in batches, and answers how many. Until a
+   * token expires its row stays, used or not: a used one is how a replay is recognised as reuse. After expiry it
+   * can only be refused, and every refresh would otherwise leave a row behind for good. Sessions are kept: they
+   * are one row per sign-in, and the sign-in notice asks whether an account has had any before.
+   */
+  async prune(): Promise<number> {
+    const before = this.clock.now() - PRUNE_AFTER;
+    let deleted = 0;
+    for (;;) {
+      const batch = await store.deleteExpiredRefreshTokens(this.db, before, PRUNE_BATCH);
+      deleted += batch;
+      if (batch < PRUNE_BATCH) return deleted;
+      // Let requests in between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** Whether `session` is the user's first, or comes from a user agent seen on the account since `since`. */

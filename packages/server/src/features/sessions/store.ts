@@ -325,6 +325,22 @@ export async function touchSession(
   await updateSession(db, id, values.now, values.expiresAt, values.mode);
 }
 
+/**
+ * Deletes up to `limit` refresh tokens that expired before `before`; answers how many went. A batch at a time, so
+ * that on SQLite no single statement holds the one writer lock (or the event loop) for long.
+ */
+export async function deleteExpiredRefreshTokens(db: Executor, before: number, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('refresh_tokens')
+    .where(
+      'token_hash',
+      'in',
+      db.selectFrom('refresh_tokens').select('token_hash').where('expires_at', '<', before).limit(limit),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 export async function findSession(db: Executor, id: string): Promise<SessionRow | undefined> {
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
 }
