@@ -18,7 +18,8 @@ type Listener = () => void;
  * "May write" is judged from the SQL text, to err on the safe side: any statement that is not a plain `select`
  * and names the table as a word counts (`update "users" …`, `delete from "users" …`, a migration's `alter table`,
  * an insert that selects from it). A listener that runs too often costs a cache hit; one that misses a write would
- * serve a stale row.
+ * serve a stale row. Rows a foreign key's `on delete cascade` removes are not seen either: watch the parent table
+ * too where that can happen (users are only deleted directly; their project, the one parent, never is).
  */
 export class WriteWatch {
   private readonly watched: { table: RegExp; listener: Listener }[] = [];
