@@ -63,7 +63,7 @@ export interface BuildOptions {
 }
 
 const MAIL_RETRY_INTERVAL = 30_000;
-/** How often expired refresh tokens are deleted. */
+/** How often expired refresh and one-time tokens are deleted. */
 const PRUNE_INTERVAL = 60 * 60_000;
 /** Accounts of recent callers kept in memory (~1 KB each). */
 const ACCOUNT_CACHE_SIZE = 10_000;
@@ -429,14 +429,20 @@ export async function buildApp(config: Config, database: Database, options: Buil
   }
 
   revocations.start((error) => app.log.error({ err: error }, 'revocation poll failed'));
-  const prune = (): void => {
-    sessions.prune().then(
-      (deleted) => deleted > 0 && app.log.info({ deleted }, 'expired refresh tokens deleted'),
-      (error: unknown) => app.log.error({ err: error }, 'deleting expired refresh tokens failed'),
-    );
+  const expired = [
+    { what: 'refresh tokens', prune: () => sessions.prune() },
+    { what: 'one-time tokens', prune: () => oneTimeTokens.prune() },
+  ];
+  const prune = async (): Promise<void> => {
+    for (const { what, prune } of expired) {
+      await prune().then(
+        (deleted) => deleted > 0 && app.log.info({ deleted }, `expired ${what} deleted`),
+        (error: unknown) => app.log.error({ err: error }, `deleting expired ${what} failed`),
+      );
+    }
   };
   // A minute after start (not during it), then hourly; on every node, where the deletes are idempotent.
-  const pruneTimers = [setTimeout(prune, 60_000), setInterval(prune, PRUNE_INTERVAL)];
+  const pruneTimers = [setTimeout(() => void prune(), 60_000), setInterval(() => void prune(), PRUNE_INTERVAL)];
   for (const timer of pruneTimers) timer.unref();
   const webhookDelivery = new WebhookDeliveryWorker({
     db,

@@ -13,6 +13,7 @@ import * as mfa from './010-mfa.js';
 import * as passkeys from './011-passkeys.js';
 import * as oauth from './012-oauth.js';
 import * as refreshTokenExpiry from './013-refresh-token-expiry.js';
+import * as oneTimeTokenExpiry from './014-one-time-token-expiry.js';
 
 export interface Migration {
   name: string;
@@ -34,4 +35,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '011-passkeys', up: passkeys.up },
   { name: '012-oauth', up: oauth.up },
   { name: '013-refresh-token-expiry', up: refreshTokenExpiry.up },
+  { name: '014-one-time-token-expiry', up: oneTimeTokenExpiry.up },
 ];

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, decodeJwt, type JWK, jwtVerify, SignJWT } from 'jose';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../../app.js';
 import { createTestServer, PUBLIC_URL, TEST_PASSWORD, type TestServer } from '../../testing/test-server.js';
 
@@ -235,6 +235,76 @@ describe('expired refresh tokens', () => {
       // A live token is untouched and still rotates.
       expect((await refresh(fresh.refreshToken)).statusCode).toBe(200);
     } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('housekeeping', () => {
+  it('deletes expired refresh and one-time tokens a minute after start, then every hour', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    const own = await createTestServer();
+    try {
+      const { db } = own.database;
+      const day = 24 * 60 * 60_000;
+      const { refreshToken } = await own.user();
+      const session = await db.selectFrom('sessions').select(['id', 'project_id']).executeTakeFirstOrThrow();
+      const expiredRefreshToken = (hash: string) =>
+        db
+          .insertInto('refresh_tokens')
+          .values({
+            token_hash: hash,
+            session_id: session.id,
+            project_id: session.project_id,
+            created_at: own.clock.now() - 9 * day,
+            expires_at: own.clock.now() - 2 * day,
+          })
+          .execute();
+      const expiredOneTimeToken = (id: string) =>
+        db
+          .insertInto('one_time_tokens')
+          .values({
+            id,
+            project_id: session.project_id,
+            purpose: 'test',
+            user_id: null,
+            identifier: `${id}@example.com`,
+            channel: 'email',
+            secret_hash: id,
+            attempts: 0,
+            max_attempts: 1,
+            data: '{}',
+            created_at: own.clock.now() - 3 * day,
+            expires_at: own.clock.now() - 2 * day,
+            used_at: null,
+          })
+          .execute();
+      const left = async () => ({
+        refresh: (await db.selectFrom('refresh_tokens').select('token_hash').execute()).map((r) => r.token_hash),
+        oneTime: (await db.selectFrom('one_time_tokens').select('id').execute()).map((r) => r.id),
+      });
+      await expiredRefreshToken('expired-1');
+      await expiredOneTimeToken('00000000-0000-4000-8000-000000000001');
+
+      await vi.advanceTimersByTimeAsync(59_000);
+      expect((await left()).refresh).toContain('expired-1');
+      await vi.advanceTimersByTimeAsync(1_000);
+      await vi.waitFor(async () => expect(await left()).toEqual({ refresh: [expect.any(String)], oneTime: [] }));
+      expect(own.logs()).toMatch(/expired refresh tokens deleted/);
+
+      await expiredRefreshToken('expired-2');
+      await expiredOneTimeToken('00000000-0000-4000-8000-000000000002');
+      await vi.advanceTimersByTimeAsync(60 * 60_000);
+      await vi.waitFor(async () => expect(await left()).toEqual({ refresh: [expect.any(String)], oneTime: [] }));
+      // The live token is the one left, and it still rotates.
+      const refreshed = await own.app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        payload: { refresh_token: refreshToken },
+      });
+      expect(refreshed.statusCode).toBe(200);
+    } finally {
+      vi.useRealTimers();
       await own.close();
     }
   });

@@ -107,3 +107,49 @@ describe('one-time tokens', () => {
     expect(await tokens.attemptToken('test', other.token)).toEqual({ ok: false, reason: 'expired' });
   });
 });
+
+describe('expired one-time tokens', () => {
+  it('are deleted a day after they expire, used or not, in batches; live ones stay and still work', async () => {
+    const day = 24 * 60 * 60_000;
+    const project = server.projectId;
+    const { db } = server.database;
+    const stored = async () => (await db.selectFrom('one_time_tokens').select('id').execute()).length;
+    const used = await tokens.issueToken({ ...base, identifier: 'used@example.com', projectId: project });
+    expect((await tokens.redeemToken('test', used.token)).ok).toBe(true);
+    await tokens.issueCode({ ...base, identifier: 'unused@example.com', projectId: project });
+    // 1,500 more that expired long ago: more than one batch.
+    const now = server.clock.now();
+    const row = (i: number) => ({
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      project_id: project,
+      purpose: 'test',
+      user_id: null,
+      identifier: `old-${i}@example.com`,
+      channel: 'email' as const,
+      secret_hash: `old-${i}`,
+      attempts: 0,
+      max_attempts: 1,
+      data: '{}',
+      created_at: now - 10 * day,
+      expires_at: now - 9 * day,
+      used_at: null,
+    });
+    for (let start = 0; start < 1500; start += 300) {
+      await db
+        .insertInto('one_time_tokens')
+        .values(Array.from({ length: 300 }, (_, i) => row(start + i)))
+        .execute();
+    }
+    expect(await stored()).toBe(1502);
+
+    // The two of this test expired a minute ago: kept for now.
+    server.clock.advance(base.ttl + 60_000);
+    expect(await tokens.prune()).toBe(1500);
+    expect(await stored()).toBe(2);
+    server.clock.advance(day);
+    const live = await tokens.issueToken({ ...base, identifier: 'live@example.com', projectId: project });
+    expect(await tokens.prune()).toBe(2);
+    expect(await stored()).toBe(1);
+    expect((await tokens.redeemToken('test', live.token)).ok).toBe(true);
+  });
+});

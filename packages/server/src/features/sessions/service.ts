@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../../clock.js';
 import { hmacSha256, sha256 } from '../../crypto/hash.js';
 import { randomId, randomToken } from '../../crypto/random.js';
+import { deleteInBatches } from '../../db/batches.js';
 import type { Database } from '../../db/database.js';
 import type { SessionRow, SessionsTable, Tables } from '../../db/types.js';
 import type { RevocationList } from './revocation.js';
@@ -23,7 +24,6 @@ export interface SessionPolicy {
 const SESSION_TOUCH_INTERVAL = 60_000;
 /** An expired refresh token answers TOKEN_EXPIRED for a day, then goes (`prune`). */
 const PRUNE_AFTER = 24 * 60 * 60_000;
-const PRUNE_BATCH = 1000;
 
 export type RotateResult =
   /** `subject`: the session's user and their role's permissions, read with the token. */
@@ -206,14 +206,7 @@ export class SessionService {
    */
   async prune(): Promise<number> {
     const before = this.clock.now() - PRUNE_AFTER;
-    let deleted = 0;
-    for (;;) {
-      const batch = await store.deleteExpiredRefreshTokens(this.db, before, PRUNE_BATCH);
-      deleted += batch;
-      if (batch < PRUNE_BATCH) return deleted;
-      // Let requests in between batches.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    return deleteInBatches((limit) => store.deleteExpiredRefreshTokens(this.db, before, limit));
   }
 
   /** Whether `session` is the user's first, or comes from a user agent seen on the account since `since`. */

@@ -325,10 +325,7 @@ export async function touchSession(
   await updateSession(db, id, values.now, values.expiresAt, values.mode);
 }
 
-/**
- * Deletes up to `limit` refresh tokens that expired before `before`; answers how many went. A batch at a time, so
- * that on SQLite no single statement holds the one writer lock (or the event loop) for long.
- */
+/** Deletes up to `limit` refresh tokens that expired before `before` (see `deleteInBatches`); answers how many. */
 export async function deleteExpiredRefreshTokens(db: Executor, before: number, limit: number): Promise<number> {
   const result = await db
     .deleteFrom('refresh_tokens')
