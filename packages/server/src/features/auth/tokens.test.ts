@@ -289,13 +289,13 @@ describe('housekeeping', () => {
       await vi.advanceTimersByTimeAsync(59_000);
       expect((await left()).refresh).toContain('expired-1');
       await vi.advanceTimersByTimeAsync(1_000);
-      await vi.waitFor(async () => expect(await left()).toEqual({ refresh: [expect.any(String)], oneTime: [] }));
+      await vi.waitFor(async () => expect(await left()).toEqual({ refresh: [expect.any(String)], oneTime: [] }), 5000);
       expect(own.logs()).toMatch(/expired refresh tokens deleted/);
 
       await expiredRefreshToken('expired-2');
       await expiredOneTimeToken('00000000-0000-4000-8000-000000000002');
       await vi.advanceTimersByTimeAsync(60 * 60_000);
-      await vi.waitFor(async () => expect(await left()).toEqual({ refresh: [expect.any(String)], oneTime: [] }));
+      await vi.waitFor(async () => expect(await left()).toEqual({ refresh: [expect.any(String)], oneTime: [] }), 5000);
       // The live token is the one left, and it still rotates.
       const refreshed = await own.app.inject({
         method: 'POST',
