@@ -430,12 +430,12 @@ export async function buildApp(config: Config, database: Database, options: Buil
 
   revocations.start((error) => app.log.error({ err: error }, 'revocation poll failed'));
   const expired = [
-    { what: 'refresh tokens', prune: () => sessions.prune() },
-    { what: 'one-time tokens', prune: () => oneTimeTokens.prune() },
+    { what: 'refresh tokens', deleteExpired: () => sessions.prune() },
+    { what: 'one-time tokens', deleteExpired: () => oneTimeTokens.prune() },
   ];
   const prune = async (): Promise<void> => {
-    for (const { what, prune } of expired) {
-      await prune().then(
+    for (const { what, deleteExpired } of expired) {
+      await deleteExpired().then(
         (deleted) => deleted > 0 && app.log.info({ deleted }, `expired ${what} deleted`),
         (error: unknown) => app.log.error({ err: error }, `deleting expired ${what} failed`),
       );
