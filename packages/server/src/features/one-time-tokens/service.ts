@@ -2,11 +2,8 @@ import { type Kysely, sql } from 'kysely';
 import type { Clock } from '../../clock.js';
 import { constantTimeEqual, hmacSha256, sha256 } from '../../crypto/hash.js';
 import { randomDigits, randomId, randomToken } from '../../crypto/random.js';
-import { deleteInBatches } from '../../db/batches.js';
+import { deleteExpired } from '../../db/expired.js';
 import type { OneTimeTokenRow, OneTimeTokensTable, Tables } from '../../db/types.js';
-
-/** How long past its expiry a secret's row is kept (`prune`). */
-const PRUNE_AFTER = 24 * 60 * 60_000;
 
 export type Channel = OneTimeTokensTable['channel'];
 
@@ -107,18 +104,7 @@ export class OneTimeTokens {
    * only be refused, and resend cool-downs look back minutes, not days.
    */
   async prune(): Promise<number> {
-    const before = this.clock.now() - PRUNE_AFTER;
-    return deleteInBatches(async (limit) => {
-      const result = await this.db
-        .deleteFrom('one_time_tokens')
-        .where(
-          'id',
-          'in',
-          this.db.selectFrom('one_time_tokens').select('id').where('expires_at', '<', before).limit(limit),
-        )
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    });
+    return deleteExpired(this.db, 'one_time_tokens', 'id', this.clock.now());
   }
 
   /** When the newest secret of this purpose was sent to `identifier` (for resend cool-downs), or null. */

@@ -2,8 +2,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../../clock.js';
 import { hmacSha256, sha256 } from '../../crypto/hash.js';
 import { randomId, randomToken } from '../../crypto/random.js';
-import { deleteInBatches } from '../../db/batches.js';
 import type { Database } from '../../db/database.js';
+import { deleteExpired } from '../../db/expired.js';
 import type { SessionRow, SessionsTable, Tables } from '../../db/types.js';
 import type { RevocationList } from './revocation.js';
 import * as store from './store.js';
@@ -22,8 +22,6 @@ export interface SessionPolicy {
  * can therefore trail by up to this much; each refresh token's own expiry is exact.
  */
 const SESSION_TOUCH_INTERVAL = 60_000;
-/** An expired refresh token answers TOKEN_EXPIRED for a day, then goes (`prune`). */
-const PRUNE_AFTER = 24 * 60 * 60_000;
 
 export type RotateResult =
   /** `subject`: the session's user and their role's permissions, read with the token. */
@@ -199,14 +197,13 @@ export class SessionService {
   }
 
   /**
-   * Deletes refresh tokens that expired more than `PRUNE_AFTER` ago, in batches, and answers how many. Until a
+   * Deletes refresh tokens that expired more than a day ago (`deleteExpired`), and answers how many. Until a
    * token expires its row stays, used or not: a used one is how a replay is recognised as reuse. After expiry it
    * can only be refused, and every refresh would otherwise leave a row behind for good. Sessions are kept: they
    * are one row per sign-in, and the sign-in notice asks whether an account has had any before.
    */
   async prune(): Promise<number> {
-    const before = this.clock.now() - PRUNE_AFTER;
-    return deleteInBatches((limit) => store.deleteExpiredRefreshTokens(this.db, before, limit));
+    return deleteExpired(this.db, 'refresh_tokens', 'token_hash', this.clock.now());
   }
 
   /** Whether `session` is the user's first, or comes from a user agent seen on the account since `since`. */

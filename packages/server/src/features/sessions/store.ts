@@ -325,19 +325,6 @@ export async function touchSession(
   await updateSession(db, id, values.now, values.expiresAt, values.mode);
 }
 
-/** Deletes up to `limit` refresh tokens that expired before `before` (see `deleteInBatches`); answers how many. */
-export async function deleteExpiredRefreshTokens(db: Executor, before: number, limit: number): Promise<number> {
-  const result = await db
-    .deleteFrom('refresh_tokens')
-    .where(
-      'token_hash',
-      'in',
-      db.selectFrom('refresh_tokens').select('token_hash').where('expires_at', '<', before).limit(limit),
-    )
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
-}
-
 export async function findSession(db: Executor, id: string): Promise<SessionRow | undefined> {
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
 }
@@ -411,10 +398,6 @@ export async function recordDeletedSessions(
   return live.map((row) => row.id);
 }
 
-/**
- * What a new sign-in looks like against the user's earlier sessions (revoked ones included): `first` when there
- * are none, `seen` when one with this user agent was used since `since`, else `new`.
- */
 const otherSessions = (db: Kysely<Tables>, userId: string, exceptSessionId: string) =>
   db.selectFrom('sessions').select('id').where('user_id', '=', userId).where('id', '!=', exceptSessionId);
 const selectOtherSession = prepared((db, userId: string, exceptSessionId: string) =>
@@ -430,6 +413,10 @@ const selectSeenWithoutAgent = prepared((db, userId: string, exceptSessionId: st
   recentOwnSessions(db, userId, exceptSessionId, since).where('user_agent', 'is', null).limit(sql.lit(1)),
 );
 
+/**
+ * What a new sign-in looks like against the user's earlier sessions (revoked ones included): `first` when there
+ * are none, `seen` when one with this user agent was used since `since`, else `new`.
+ */
 export async function signInHistory(
   db: Executor,
   input: { userId: string; userAgent: string | null; since: number; exceptSessionId: string },
